@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs missing dependencies, configures and builds camserve into build/
+# (Release, Ninja). Extra arguments go to cmake's configure step, e.g.
+#   scripts/build.sh -DCMAKE_PREFIX_PATH=/opt/libtorch   # a CUDA LibTorch
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+BUILD_DIR=${CAMSERVE_BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build "$BUILD_DIR" --parallel "${CAMSERVE_BUILD_JOBS:-$(nproc)}"
