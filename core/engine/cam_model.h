@@ -1,0 +1,79 @@
+// CamModel: one TorchScript classifier loaded on one device, in eval mode, with
+// its parameters frozen (requires_grad = false), able to return the activation
+// of any usable layer next to the logits (see layer_instrumenter.h).
+//
+// Thread-safety: Forward and ForwardWithActivation may run concurrently from
+// many threads. Instrumenting a new layer takes an exclusive lock for the
+// few milliseconds the graph surgery needs; calls wait meanwhile.
+// Errors: Load returns INVALID_ARGUMENT for unreadable or non-TorchScript
+// files, FAILED_PRECONDITION for an unavailable device. Calls convert
+// LibTorch exceptions to INVALID_ARGUMENT (the input did not fit the model).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/util/status.h"
+
+namespace camserve {
+
+struct CamModelOptions {
+  // "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+  std::string device = "auto";
+  // "fp32", or on CUDA "fp16" / "bf16" (weights and activations; CAM math and
+  // outputs stay float32).
+  std::string precision = "fp32";
+  // CUDA only: feed inputs in channels_last memory format.
+  bool channels_last = true;
+};
+
+class CamModel {
+ public:
+  static StatusOr<std::unique_ptr<CamModel>> Load(const std::string& path, const CamModelOptions& options);
+
+  const at::Device& device() const { return device_; }
+  at::ScalarType dtype() const { return dtype_; }
+
+  // Moves a float32 NCHW host batch to the model's device, dtype and layout.
+  at::Tensor ToModelInput(const at::Tensor& host_batch) const;
+
+  // Logits of a no-grad forward: [N, classes].
+  StatusOr<at::Tensor> Forward(const at::Tensor& batch);
+
+  struct LayerOutput {
+    at::Tensor logits;      // [N, classes]; part of an autograd graph if tracked
+    at::Tensor activation;  // the layer's output; requires grad if tracked
+  };
+  // Runs the instrumented forward for `layer`. With track_gradients, only the
+  // part after the layer records autograd history.
+  StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer,
+                                              bool track_gradients);
+
+  // Instruments `layer` now (a no-op if done); INVALID_ARGUMENT if it cannot be.
+  Status PrepareLayer(const std::string& layer);
+
+  // Every layer that PrepareLayer accepts (computed once, then cached).
+  std::vector<std::string> UsableLayers();
+
+ private:
+  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last);
+
+  at::Device device_;
+  at::ScalarType dtype_;
+  bool channels_last_;
+  // Guards adding methods to module_'s class (exclusive) against calls (shared).
+  std::shared_mutex module_mutex_;
+  torch::jit::Module module_;
+  std::unordered_set<std::string> instrumented_layers_;  // guarded by module_mutex_
+  std::once_flag usable_layers_once_;
+  std::vector<std::string> usable_layers_;  // written once under usable_layers_once_
+};
+
+}  // namespace camserve

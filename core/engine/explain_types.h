@@ -1,0 +1,89 @@
+// Plain value types exchanged with the ExplainerEngine. No LibTorch here, so
+// the batcher, cache and RPC layers can use them cheaply.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cam/cam_method_kind.h"
+
+namespace camserve {
+
+// A preprocessed model input: float32, CHW, normalised, at the size the model
+// is fed with. Row-major; data.size() == product of shape.
+struct PreparedInput {
+  std::vector<int64_t> shape;  // {C, H, W}
+  std::vector<float> data;
+  // The size of the image before resizing; equals shape's H, W for tensors.
+  int original_width_px = 0;
+  int original_height_px = 0;
+};
+
+enum class HeatmapResolution {
+  kFeature,   // the target layer's spatial size
+  kInput,     // the model input's size
+  kOriginal,  // the original image's size (the input size for tensors)
+};
+
+// One image's part of a batch.
+struct ExplainItem {
+  // Not owned; must outlive the Explain call.
+  const PreparedInput* input = nullptr;
+  // Unset: explain the top-1 prediction.
+  std::optional<int> target_class;
+  // How many top classes to report (0: none; capped at the class count).
+  int top_k = 5;
+  HeatmapResolution resolution = HeatmapResolution::kInput;
+};
+
+// What all items of one batch share.
+struct ExplainBatchSpec {
+  CamMethodKind method = CamMethodKind::kGradCam;
+  // Dotted module path; empty means the model's default layer.
+  std::string target_layer;
+};
+
+struct Heatmap {
+  int width_px = 0;
+  int height_px = 0;
+  std::vector<float> values;  // row-major, in [0, 1]
+};
+
+struct ClassScore {
+  int class_index = -1;
+  std::string label;
+  float probability = 0.f;  // softmax of the logits
+};
+
+struct ExplainResult {
+  Heatmap heatmap;
+  ClassScore target;
+  std::vector<ClassScore> top_k;
+};
+
+// Wall time of the batch's stages, shared by all its items.
+struct EngineStageTimings {
+  int64_t forward_us = 0;
+  int64_t backward_us = 0;
+  int64_t cam_us = 0;  // CAM math, upsampling and the copy to the host
+};
+
+struct BatchResult {
+  std::vector<ExplainResult> items;  // one per ExplainItem, same order
+  EngineStageTimings timings;
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string path;
+  std::string device;  // "cpu", "cuda:0"
+  int input_height_px = 0;
+  int input_width_px = 0;
+  int num_classes = 0;
+  std::vector<std::string> labels;  // empty: numeric labels
+  std::string default_layer;
+};
+
+}  // namespace camserve

@@ -1,0 +1,338 @@
+#include "core/engine/explainer_engine.h"
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/cam/cam_method.h"
+#include "core/engine/cam_model.h"
+
+namespace camserve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MicrosSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+}
+
+int AllCores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+int ConfigureTorchThreads(int intra_op_threads, int inter_op_threads) {
+  static std::once_flag inter_op_once;
+  std::call_once(inter_op_once, [&] {
+    try {
+      at::set_num_interop_threads(inter_op_threads > 0 ? inter_op_threads : AllCores());
+    } catch (const c10::Error& e) {
+      spdlog::warn("inter-op threads already fixed by LibTorch: {}", e.what_without_backtrace());
+    }
+  });
+  at::set_num_threads(intra_op_threads > 0 ? intra_op_threads : AllCores());
+  return at::get_num_threads();
+}
+
+class ExplainerEngine::Impl {
+ public:
+  Impl(std::unique_ptr<CamModel> model, ModelSidecar sidecar, ModelInfo info, Preprocessor preprocessor)
+      : model_(std::move(model)),
+        sidecar_(std::move(sidecar)),
+        info_(std::move(info)),
+        preprocessor_(std::move(preprocessor)) {
+    for (CamMethodKind kind : AllCamMethods()) methods_.push_back(CreateCamMethod(kind));
+  }
+
+  const ModelInfo& info() const { return info_; }
+  const Preprocessor& preprocessor() const { return preprocessor_; }
+  CamModel& model() { return *model_; }
+
+  StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items);
+  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs,
+                                                          int top_k);
+
+ private:
+  StatusOr<at::Tensor> StackInputs(const std::vector<const PreparedInput*>& inputs) const;
+  Status ValidateItems(const std::vector<ExplainItem>& items) const;
+  std::vector<ClassScore> TopK(const at::Tensor& probabilities_row, const at::Tensor& indices_row,
+                               int k) const;
+  ClassScore Score(int class_index, float probability) const {
+    return ClassScore{class_index, sidecar_.LabelFor(class_index), probability};
+  }
+  void SynchronizeDevice() const {
+    if (model_->device().is_cuda()) torch::cuda::synchronize();
+  }
+  // Fills each item's heatmap at its requested resolution from [N, h, w] maps.
+  void FillHeatmaps(const at::Tensor& maps, const std::vector<ExplainItem>& items,
+                    std::vector<ExplainResult>* results) const;
+
+  std::unique_ptr<CamModel> model_;
+  ModelSidecar sidecar_;
+  ModelInfo info_;
+  Preprocessor preprocessor_;
+  std::vector<std::unique_ptr<CamMethod>> methods_;  // indexed by CamMethodKind
+};
+
+StatusOr<at::Tensor> ExplainerEngine::Impl::StackInputs(const std::vector<const PreparedInput*>& inputs) const {
+  if (inputs.empty()) return InvalidArgumentError("empty batch");
+  const std::vector<int64_t>& shape = inputs[0]->shape;
+  if (shape.size() != 3) return InvalidArgumentError("prepared input must be [C, H, W]");
+  const int64_t n = static_cast<int64_t>(inputs.size());
+  at::Tensor batch = at::empty({n, shape[0], shape[1], shape[2]}, at::kFloat);
+  const size_t per_item = static_cast<size_t>(shape[0] * shape[1] * shape[2]);
+  for (int64_t i = 0; i < n; ++i) {
+    const PreparedInput& input = *inputs[i];
+    if (input.shape != shape || input.data.size() != per_item) {
+      return InvalidArgumentError("all inputs of a batch must have the same shape");
+    }
+    std::memcpy(batch[i].data_ptr<float>(), input.data.data(), per_item * sizeof(float));
+  }
+  return model_->ToModelInput(batch);
+}
+
+Status ExplainerEngine::Impl::ValidateItems(const std::vector<ExplainItem>& items) const {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ExplainItem& item = items[i];
+    if (item.input == nullptr) return InvalidArgumentError("item " + std::to_string(i) + " has no input");
+    if (item.target_class && (*item.target_class < 0 || *item.target_class >= info_.num_classes)) {
+      return InvalidArgumentError("target_class " + std::to_string(*item.target_class) +
+                                  " is out of range; the model has " + std::to_string(info_.num_classes) +
+                                  " classes (0.." + std::to_string(info_.num_classes - 1) + ")");
+    }
+    if (item.top_k < 0) return InvalidArgumentError("top_k must be >= 0; was " + std::to_string(item.top_k));
+  }
+  return Status::Ok();
+}
+
+std::vector<ClassScore> ExplainerEngine::Impl::TopK(const at::Tensor& probabilities_row,
+                                                    const at::Tensor& indices_row, int k) const {
+  std::vector<ClassScore> scores;
+  const float* probabilities = probabilities_row.data_ptr<float>();
+  const int64_t* indices = indices_row.data_ptr<int64_t>();
+  for (int i = 0; i < k; ++i) scores.push_back(Score(static_cast<int>(indices[i]), probabilities[i]));
+  return scores;
+}
+
+void ExplainerEngine::Impl::FillHeatmaps(const at::Tensor& maps, const std::vector<ExplainItem>& items,
+                                         std::vector<ExplainResult>* results) const {
+  const int64_t n = maps.size(0);
+  const at::Tensor maps4 = maps.unsqueeze(1);  // [N, 1, h, w]
+  at::Tensor at_input;                          // computed once, for all items that want it
+  for (int64_t i = 0; i < n; ++i) {
+    const ExplainItem& item = items[i];
+    at::Tensor map;
+    switch (item.resolution) {
+      case HeatmapResolution::kFeature:
+        map = maps4[i][0];
+        break;
+      case HeatmapResolution::kInput:
+        if (!at_input.defined()) {
+          at_input = at::upsample_bilinear2d(maps4, {item.input->shape[1], item.input->shape[2]},
+                                             /*align_corners=*/false);
+        }
+        map = at_input[i][0];
+        break;
+      case HeatmapResolution::kOriginal:
+        map = at::upsample_bilinear2d(maps4.narrow(0, i, 1),
+                                      {item.input->original_height_px, item.input->original_width_px},
+                                      /*align_corners=*/false)[0][0];
+        break;
+    }
+    map = map.to(at::kCPU).contiguous();
+    Heatmap& heatmap = (*results)[i].heatmap;
+    heatmap.height_px = static_cast<int>(map.size(0));
+    heatmap.width_px = static_cast<int>(map.size(1));
+    heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+  }
+}
+
+StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spec,
+                                                     const std::vector<ExplainItem>& items) {
+  CAMSERVE_RETURN_IF_ERROR(ValidateItems(items));
+  std::vector<const PreparedInput*> inputs;
+  for (const ExplainItem& item : items) inputs.push_back(item.input);
+  StatusOr<at::Tensor> batch = StackInputs(inputs);
+  if (!batch.ok()) return batch.status();
+  const std::string& layer = spec.target_layer.empty() ? info_.default_layer : spec.target_layer;
+  const CamMethod& method = *methods_[static_cast<size_t>(spec.method)];
+  const int64_t n = static_cast<int64_t>(items.size());
+
+  BatchResult result;
+  auto start = Clock::now();
+  StatusOr<CamModel::LayerOutput> output =
+      model_->ForwardWithActivation(*batch, layer, method.UsesGradients());
+  if (!output.ok()) return output.status();
+  at::Tensor logits = output->logits;
+  if (logits.dim() != 2 || logits.size(0) != n) {
+    return InvalidArgumentError("the model's output is not [N, classes] logits");
+  }
+
+  // Targets: explicit classes, or the top-1 prediction.
+  at::Tensor predicted = logits.detach().argmax(1).to(at::kCPU);
+  std::vector<int64_t> targets(n);
+  for (int64_t i = 0; i < n; ++i) {
+    targets[i] = items[i].target_class ? *items[i].target_class : predicted[i].item<int64_t>();
+  }
+  SynchronizeDevice();
+  result.timings.forward_us = MicrosSince(start);
+
+  start = Clock::now();
+  at::Tensor gradients;
+  if (method.UsesGradients()) {
+    try {
+      at::Tensor target_index = at::tensor(targets, at::kLong).to(logits.device()).unsqueeze(1);
+      at::Tensor score = logits.gather(1, target_index).sum();
+      gradients = torch::autograd::grad({score}, {output->activation}, /*grad_outputs=*/{},
+                                        /*retain_graph=*/false, /*create_graph=*/false,
+                                        /*allow_unused=*/true)[0];
+    } catch (const c10::Error& e) {
+      return InvalidArgumentError(std::string("backward pass failed: ") + e.what_without_backtrace());
+    }
+    if (!gradients.defined()) {
+      return InvalidArgumentError("the logits do not depend on layer '" + layer + "'");
+    }
+    SynchronizeDevice();
+  }
+  result.timings.backward_us = MicrosSince(start);
+
+  start = Clock::now();
+  at::NoGradGuard no_grad;
+  at::Tensor maps = method.Compute(output->activation.detach(), gradients);
+  at::Tensor probabilities = at::softmax(logits.detach().to(at::kFloat), 1);
+  int max_k = 0;
+  for (const ExplainItem& item : items) max_k = std::max(max_k, std::min(item.top_k, info_.num_classes));
+  auto top = probabilities.topk(std::max(max_k, 1), 1);
+  at::Tensor top_probabilities = std::get<0>(top).to(at::kCPU).contiguous();
+  at::Tensor top_indices = std::get<1>(top).to(at::kCPU).contiguous();
+  at::Tensor target_probabilities =
+      probabilities.gather(1, at::tensor(targets, at::kLong).to(probabilities.device()).unsqueeze(1))
+          .to(at::kCPU).contiguous();
+
+  result.items.resize(n);
+  FillHeatmaps(maps, items, &result.items);
+  for (int64_t i = 0; i < n; ++i) {
+    ExplainResult& item_result = result.items[i];
+    item_result.target = Score(static_cast<int>(targets[i]), target_probabilities[i][0].item<float>());
+    item_result.top_k = TopK(top_probabilities[i], top_indices[i], std::min(items[i].top_k, info_.num_classes));
+  }
+  result.timings.cam_us = MicrosSince(start);
+  return result;
+}
+
+StatusOr<std::vector<std::vector<ClassScore>>> ExplainerEngine::Impl::Classify(
+    const std::vector<const PreparedInput*>& inputs, int top_k) {
+  StatusOr<at::Tensor> batch = StackInputs(inputs);
+  if (!batch.ok()) return batch.status();
+  StatusOr<at::Tensor> logits = model_->Forward(*batch);
+  if (!logits.ok()) return logits.status();
+  at::NoGradGuard no_grad;
+  const int k = std::max(1, std::min(top_k, info_.num_classes));
+  auto top = at::softmax(logits->to(at::kFloat), 1).topk(k, 1);
+  at::Tensor probabilities = std::get<0>(top).to(at::kCPU).contiguous();
+  at::Tensor indices = std::get<1>(top).to(at::kCPU).contiguous();
+  std::vector<std::vector<ClassScore>> scores;
+  for (size_t i = 0; i < inputs.size(); ++i) scores.push_back(TopK(probabilities[i], indices[i], k));
+  return scores;
+}
+
+StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineOptions& options) {
+  if (options.model_path.empty()) return InvalidArgumentError("model path is empty");
+  if (options.intra_op_threads < 0 || options.inter_op_threads < 0) {
+    return InvalidArgumentError("thread counts must be >= 0 (0 = all cores)");
+  }
+  const int threads = ConfigureTorchThreads(options.intra_op_threads, options.inter_op_threads);
+  if (options.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
+
+  const std::string sidecar_path =
+      options.sidecar_path.empty() ? SidecarPathFor(options.model_path) : options.sidecar_path;
+  StatusOr<ModelSidecar> sidecar = LoadModelSidecar(options.model_path, sidecar_path, options.sidecar_defaults);
+  if (!sidecar.ok()) return sidecar.status();
+
+  CamModelOptions model_options;
+  model_options.device = options.device;
+  model_options.precision = options.precision;
+  model_options.channels_last = options.channels_last;
+  StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(options.model_path, model_options);
+  if (!model.ok()) return model.status();
+
+  ModelInfo info;
+  info.name = sidecar->name;
+  info.path = options.model_path;
+  info.device = (*model)->device().str();
+  info.input_height_px = sidecar->input_height_px;
+  info.input_width_px = sidecar->input_width_px;
+  info.labels = sidecar->labels;
+  info.default_layer = sidecar->default_layer;
+
+  Status layer_status = (*model)->PrepareLayer(info.default_layer);
+  if (!layer_status.ok()) {
+    return InvalidArgumentError("default layer of model '" + info.name + "': " + layer_status.message());
+  }
+  // One forward tells the class count, and doubles as the first warm-up.
+  at::Tensor blank = (*model)->ToModelInput(at::zeros({1, 3, info.input_height_px, info.input_width_px}));
+  StatusOr<at::Tensor> logits = (*model)->Forward(blank);
+  if (!logits.ok()) {
+    return InvalidArgumentError("model '" + info.name + "' fails on a blank " +
+                                std::to_string(info.input_height_px) + "x" + std::to_string(info.input_width_px) +
+                                " input: " + logits.status().message());
+  }
+  if (logits->dim() != 2 || logits->size(0) != 1) {
+    return InvalidArgumentError("model '" + info.name + "' must return [N, classes] logits");
+  }
+  info.num_classes = static_cast<int>(logits->size(1));
+  if (!info.labels.empty() && static_cast<int>(info.labels.size()) != info.num_classes) {
+    return InvalidArgumentError("sidecar of model '" + info.name + "' has " + std::to_string(info.labels.size()) +
+                                " labels but the model outputs " + std::to_string(info.num_classes) + " classes");
+  }
+
+  Preprocessor preprocessor(*sidecar, options.decode, options.tensor_limits);
+  auto impl = std::make_unique<Impl>(std::move(model).value(), std::move(sidecar).value(), info,
+                                     std::move(preprocessor));
+  PreparedInput warmup_input{{3, info.input_height_px, info.input_width_px},
+                             std::vector<float>(3 * info.input_height_px * info.input_width_px, 0.f),
+                             info.input_width_px, info.input_height_px};
+  const auto warmup_start = Clock::now();
+  for (int i = 0; i < options.warmup_iterations; ++i) {
+    ExplainItem warmup_item;
+    warmup_item.input = &warmup_input;
+    StatusOr<BatchResult> warm = impl->Explain(ExplainBatchSpec{}, {warmup_item});
+    if (!warm.ok()) return warm.status();
+    auto classified = impl->Classify({&warmup_input}, 1);
+    if (!classified.ok()) return classified.status();
+  }
+  spdlog::info("loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, "
+               "{} intra-op threads, warm-up {} ms)",
+               info.name, info.path, info.device, info.num_classes, info.input_height_px, info.input_width_px,
+               info.default_layer, threads, MicrosSince(warmup_start) / 1000);
+  return std::unique_ptr<ExplainerEngine>(new ExplainerEngine(std::move(impl)));
+}
+
+ExplainerEngine::ExplainerEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExplainerEngine::~ExplainerEngine() = default;
+
+const ModelInfo& ExplainerEngine::info() const { return impl_->info(); }
+const Preprocessor& ExplainerEngine::preprocessor() const { return impl_->preprocessor(); }
+std::vector<std::string> ExplainerEngine::UsableLayers() { return impl_->model().UsableLayers(); }
+
+StatusOr<BatchResult> ExplainerEngine::Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) {
+  try {
+    return impl_->Explain(spec, items);
+  } catch (const c10::Error& e) {
+    return InternalError(std::string("explanation failed: ") + e.what_without_backtrace());
+  }
+}
+
+StatusOr<std::vector<std::vector<ClassScore>>> ExplainerEngine::Classify(
+    const std::vector<const PreparedInput*>& inputs, int top_k) {
+  try {
+    return impl_->Classify(inputs, top_k);
+  } catch (const c10::Error& e) {
+    return InternalError(std::string("classification failed: ") + e.what_without_backtrace());
+  }
+}
+
+}  // namespace camserve

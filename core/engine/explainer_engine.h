@@ -1,0 +1,92 @@
+// ExplainerEngine: the explanation engine for one model. It owns the loaded
+// TorchScript module (CamModel), its sidecar and preprocessing, and computes
+// class-activation maps for a whole batch in one forward and one backward
+// pass: N images with N independent targets (an explicit class or the top-1
+// prediction), plus softmax top-k.
+//
+// The interface is plain types (explain_types.h) so that callers (batcher,
+// RPC, tools) never include LibTorch.
+//
+// Thread-safety: all methods may be called concurrently; LibTorch's intra-op
+// pool is shared, so concurrent batches compete for the same cores.
+// Cost: Explain costs about one no-grad forward of the batch (the backward
+// walks only the layers after the target layer); see docs/benchmarks.md.
+// Errors: Create returns INVALID_ARGUMENT / FAILED_PRECONDITION for bad
+// options, models or devices; Explain returns INVALID_ARGUMENT for unusable
+// layers, out-of-range classes, mixed input shapes or inputs the model rejects.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine/explain_types.h"
+#include "core/engine/preprocessor.h"
+#include "core/image/image_decoder.h"
+#include "core/model/model_sidecar.h"
+
+namespace camserve {
+
+struct EngineOptions {
+  // TorchScript file (torch.jit.save). Required.
+  std::string model_path;
+  // Sidecar YAML; empty: NAME.yaml beside the model, if present.
+  std::string sidecar_path;
+  // Used for what a missing sidecar does not say.
+  ModelSidecarDefaults sidecar_defaults;
+  // "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
+  std::string device = "auto";
+  // "fp32"; "fp16" or "bf16" on CUDA only.
+  std::string precision = "fp32";
+  // CUDA only: channels_last inputs; cuDNN autotuning of convolutions.
+  bool channels_last = true;
+  bool cudnn_benchmark = true;
+  // LibTorch intra-op threads (per operator). 0: all cores. Debian's LibTorch
+  // otherwise uses one, where convolutions run about 8x slower.
+  // Process-wide: the last engine created sets it.
+  int intra_op_threads = 0;
+  // LibTorch inter-op threads. 0: all cores. Process-wide and settable once;
+  // later engines keep the first value.
+  int inter_op_threads = 0;
+  // Explanations of a blank input run at load (batch size 1) so the first
+  // request does not pay for graph optimisation.
+  int warmup_iterations = 3;
+  DecodeOptions decode;
+  TensorLimits tensor_limits;
+};
+
+class ExplainerEngine {
+ public:
+  static StatusOr<std::unique_ptr<ExplainerEngine>> Create(const EngineOptions& options);
+  ~ExplainerEngine();
+
+  const ModelInfo& info() const;
+  const Preprocessor& preprocessor() const;
+
+  // Every dotted layer path that can be a target (computed once, then cached).
+  std::vector<std::string> UsableLayers();
+
+  // One forward, one backward (none for gradient-free methods) for all items.
+  // REQUIRES: every item's input has the same shape.
+  StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items);
+
+  // No-grad forward only: softmax top-k per input (the baseline the
+  // explanation's cost is measured against).
+  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs,
+                                                          int top_k);
+
+  // -- implementation details follow ---------------------------------------
+  class Impl;
+
+ private:
+  explicit ExplainerEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sets LibTorch's thread pools (0 = all cores). Inter-op threads can be set
+// only once per process; later calls keep the first value. Returns the
+// intra-op thread count now in force.
+int ConfigureTorchThreads(int intra_op_threads, int inter_op_threads);
+
+}  // namespace camserve

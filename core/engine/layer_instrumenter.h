@@ -1,0 +1,44 @@
+// Layer instrumentation: makes a TorchScript module hand out the activation of
+// one of its layers, ready for a cheap gradient, without Python hooks.
+//
+// How: the module's forward graph is copied; calls to helper methods of self
+// (such as ResNet's _forward_impl) and to the modules along the dotted path are
+// inlined (from their unoptimised graphs). Right after the call of the target
+// layer's forward, the instrumenter inserts aten::detach and
+// aten::requires_grad_(True), and routes every later use of the layer output
+// through that value. The new method returns (logits, activation). With all
+// parameters frozen (requires_grad = false), the part of the network before the
+// layer records no autograd graph, and autograd::grad(score, activation) walks
+// only the head: an explanation costs about one forward pass.
+//
+// The module's own forward is left unchanged; the new method is added to the
+// module's class under ActivationMethodName(path).
+//
+// Thread-safety: AddActivationMethod mutates the module's class and must not
+// run concurrently with itself or with calls of the module; callers serialise.
+// Errors: INVALID_ARGUMENT when the path names no submodule called by forward,
+// a module called more than once, or one called inside a loop or branch; the
+// message lists the usable layers.
+#pragma once
+
+#include <torch/script.h>
+
+#include <string>
+#include <vector>
+
+#include "core/util/status.h"
+
+namespace camserve {
+
+// The name of the method AddActivationMethod adds for `layer_path`.
+std::string ActivationMethodName(const std::string& layer_path);
+
+// Adds (once) a method returning (logits, activation of `layer_path`) and
+// returns its name.
+StatusOr<std::string> AddActivationMethod(torch::jit::Module& module, const std::string& layer_path);
+
+// Every submodule path (named_modules order) that AddActivationMethod would
+// accept. Cost: one graph copy and inlining per submodule.
+std::vector<std::string> ListUsableLayers(const torch::jit::Module& module);
+
+}  // namespace camserve

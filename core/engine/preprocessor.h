@@ -1,0 +1,51 @@
+// Preprocessor: turns what a client sends (an encoded JPEG/PNG, or a raw
+// float32 CHW tensor) into a PreparedInput for one model.
+//
+// Images: decoded to 8-bit RGB (see core/image/image_decoder.h: grayscale,
+// RGBA, 16-bit PNG and EXIF orientation handled), scaled to [0, 1], resized
+// to the model's input size with bilinear interpolation (half-pixel centres,
+// antialiased when shrinking, like torchvision's Resize(antialias=True)), then
+// normalised per channel: (x - mean) / std.
+// Tensors: taken as already preprocessed; validated, not resized.
+//
+// Thread-safety: const methods, safe to call concurrently.
+// Cost: a few milliseconds for a 224x224 image on one CPU core.
+// Errors: INVALID_ARGUMENT with a message for undecodable images, wrong tensor
+// shapes, byte counts that do not match the shape, or non-finite values.
+#pragma once
+
+#include <string_view>
+
+#include "core/engine/explain_types.h"
+#include "core/image/image_decoder.h"
+#include "core/model/model_sidecar.h"
+
+namespace camserve {
+
+struct TensorLimits {
+  // Height and width accepted for raw tensors.
+  int min_side_px = 8;
+  int max_side_px = 4096;
+};
+
+class Preprocessor {
+ public:
+  Preprocessor(const ModelSidecar& sidecar, DecodeOptions decode_options, TensorLimits tensor_limits);
+
+  StatusOr<PreparedInput> FromEncodedImage(std::string_view encoded) const;
+  StatusOr<PreparedInput> FromDecodedImage(const DecodedImage& image) const;
+  // `data` holds float32 values for `shape` ({3, H, W} or {1, 3, H, W}).
+  StatusOr<PreparedInput> FromTensor(const std::vector<int64_t>& shape, std::vector<float> data) const;
+  // As FromTensor, from little-endian float32 bytes (the wire format).
+  StatusOr<PreparedInput> FromTensorBytes(const std::vector<int64_t>& shape, std::string_view bytes) const;
+
+ private:
+  int input_height_px_;
+  int input_width_px_;
+  std::array<float, 3> mean_;
+  std::array<float, 3> std_;
+  DecodeOptions decode_options_;
+  TensorLimits tensor_limits_;
+};
+
+}  // namespace camserve

@@ -1,0 +1,114 @@
+#include "core/engine/preprocessor.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "tests/core/engine/engine_test_util.h"
+
+namespace camserve {
+namespace {
+
+using testing::EngineFixture;
+using testing::MaxAbsDiff;
+using testing::ReadBytes;
+using testing::ReadFloats;
+
+Preprocessor MakePreprocessor(int height, int width) {
+  ModelSidecar sidecar;
+  sidecar.input_height_px = height;
+  sidecar.input_width_px = width;
+  return Preprocessor(sidecar, DecodeOptions{}, TensorLimits{});
+}
+
+TEST_CASE("images are resized and normalised like torch (antialiased when shrinking)") {
+  const std::string png = ReadBytes(EngineFixture("preprocess_source.png"));
+  struct Case {
+    int height, width;
+    const char* reference;
+  };
+  for (const Case& c : {Case{12, 16, "preprocess_shrink.f32"}, Case{48, 64, "preprocess_grow.f32"}}) {
+    INFO(c.reference);
+    StatusOr<PreparedInput> input = MakePreprocessor(c.height, c.width).FromEncodedImage(png);
+    REQUIRE(input.ok());
+    CHECK(input->shape == std::vector<int64_t>{3, c.height, c.width});
+    CHECK(input->original_width_px == 40);
+    CHECK(input->original_height_px == 30);
+    std::vector<float> expected = ReadFloats(EngineFixture(c.reference));
+    CHECK(MaxAbsDiff(expected, input->data.data(), input->data.size()) <= 1e-5);
+  }
+}
+
+TEST_CASE("an image already at the input size is only normalised") {
+  DecodedImage image;
+  image.width = 2;
+  image.height = 1;
+  image.rgb = {0, 255, 51, 255, 0, 102};
+  StatusOr<PreparedInput> input = MakePreprocessor(1, 2).FromDecodedImage(image);
+  REQUIRE(input.ok());
+  // Channel-major: R of both pixels, then G, then B.
+  const float expected[] = {(0.f - 0.485f) / 0.229f, (1.f - 0.485f) / 0.229f,
+                            (1.f - 0.456f) / 0.224f, (0.f - 0.456f) / 0.224f,
+                            (0.2f - 0.406f) / 0.225f, (0.4f - 0.406f) / 0.225f};
+  for (int i = 0; i < 6; ++i) CHECK(input->data[i] == Approx(expected[i]).margin(1e-5));
+}
+
+TEST_CASE("bad images are INVALID_ARGUMENT") {
+  Preprocessor preprocessor = MakePreprocessor(32, 32);
+  for (const std::string& bytes : {std::string(), std::string("GIF89a not supported"),
+                                  std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16)}) {
+    StatusOr<PreparedInput> input = preprocessor.FromEncodedImage(bytes);
+    REQUIRE_FALSE(input.ok());
+    CHECK(input.status().code() == StatusCode::kInvalidArgument);
+    CHECK_FALSE(input.status().message().empty());
+  }
+}
+
+TEST_CASE("raw tensors are validated, not resized") {
+  Preprocessor preprocessor = MakePreprocessor(32, 32);
+  SECTION("accepted as [3,H,W] and [1,3,H,W]") {
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 16, 24}, std::vector<int64_t>{1, 3, 16, 24}}) {
+      StatusOr<PreparedInput> input = preprocessor.FromTensor(shape, std::vector<float>(3 * 16 * 24, 0.25f));
+      REQUIRE(input.ok());
+      CHECK(input->shape == std::vector<int64_t>{3, 16, 24});
+      CHECK(input->original_width_px == 24);
+      CHECK(input->original_height_px == 16);
+    }
+  }
+  SECTION("wrong shapes, counts and values are refused with the reason") {
+    struct Case {
+      std::vector<int64_t> shape;
+      std::vector<float> data;
+      const char* reason;
+    };
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> with_nan(3 * 16 * 16, 0.f);
+    with_nan[100] = nan;
+    for (const Case& c : {Case{{16, 16}, {}, "must be [3, H, W]"},
+                          Case{{4, 16, 16}, std::vector<float>(4 * 256), "must be [3, H, W]"},
+                          Case{{2, 3, 16, 16}, std::vector<float>(2 * 768), "must be [3, H, W]"},
+                          Case{{3, 16, 16}, std::vector<float>(10), "needs 768 float32 values; got 10"},
+                          Case{{3, 2, 16}, std::vector<float>(96), "height and width must be in"},
+                          Case{{3, 16, 9000}, {}, "height and width must be in"},
+                          Case{{3, 16, 16}, with_nan, "non-finite value at index 100"}}) {
+      StatusOr<PreparedInput> input = preprocessor.FromTensor(c.shape, c.data);
+      REQUIRE_FALSE(input.ok());
+      CHECK(input.status().code() == StatusCode::kInvalidArgument);
+      CHECK_THAT(input.status().message(), Catch::Contains(c.reason));
+    }
+  }
+  SECTION("wire bytes must hold whole float32 values") {
+    StatusOr<PreparedInput> input = preprocessor.FromTensorBytes({3, 16, 16}, std::string(7, '\0'));
+    REQUIRE_FALSE(input.ok());
+    CHECK_THAT(input.status().message(), Catch::Contains("not a whole number of float32"));
+    std::vector<float> values(768, 1.5f);
+    std::string bytes(768 * 4, '\0');
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    StatusOr<PreparedInput> ok = preprocessor.FromTensorBytes({3, 16, 16}, bytes);
+    REQUIRE(ok.ok());
+    CHECK(ok->data == values);
+  }
+}
+
+}  // namespace
+}  // namespace camserve
