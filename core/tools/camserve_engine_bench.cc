@@ -1,0 +1,144 @@
+// camserve-engine-bench: what an explanation costs next to a plain forward.
+// For each batch size and method it times, interleaved, the engine's no-grad
+// forward (Classify) and its explanation (Explain) of the same random inputs
+// on the same loaded module and thread count, and prints the median ms per
+// image of each and their ratio. A tool, not a test: results go to
+// docs/benchmarks.md with the command that produced them.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <sstream>
+
+#include "core/engine/explainer_engine.h"
+#include "core/tools/flag_parser.h"
+
+namespace camserve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MedianMs(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+template <typename Fn>
+StatusOr<double> TimeMs(Fn&& fn) {
+  const auto start = Clock::now();
+  Status status = fn();
+  if (!status.ok()) return status;
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+Status Run(int argc, char** argv) {
+  FlagParser flags({{"model", "TorchScript model (.pt)"},
+                    {"batch-sizes", "comma-separated batch sizes (default 1,2,4,8,16,32)"},
+                    {"methods", "comma-separated methods or 'all' (default all)"},
+                    {"layer", "target layer (default: the model's default layer)"},
+                    {"iterations", "timed runs per cell (default 10)"},
+                    {"warmup", "untimed runs per cell (default 3)"},
+                    {"threads", "LibTorch intra-op threads (default 0 = all cores)"},
+                    {"device", "auto (default), cpu, cuda[:N]"},
+                    {"precision", "fp32 (default), fp16, bf16 (CUDA)"}});
+  CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
+  if (flags.help_requested() || !flags.Has("model")) {
+    std::printf("%s", flags.Usage("camserve-engine-bench").c_str());
+    return flags.help_requested() ? Status::Ok() : InvalidArgumentError("--model is required");
+  }
+  StatusOr<std::vector<int>> batch_sizes = flags.GetIntList("batch-sizes", {1, 2, 4, 8, 16, 32});
+  StatusOr<int> iterations = flags.GetInt("iterations", 10);
+  StatusOr<int> warmup = flags.GetInt("warmup", 3);
+  StatusOr<int> threads = flags.GetInt("threads", 0);
+  for (const Status& s : {batch_sizes.status(), iterations.status(), warmup.status(), threads.status()}) {
+    CAMSERVE_RETURN_IF_ERROR(s);
+  }
+  if (*iterations < 1) return InvalidArgumentError("--iterations must be >= 1");
+  std::vector<CamMethodKind> methods;
+  const std::string method_list = flags.GetString("methods", "all");
+  if (method_list == "all") {
+    methods = AllCamMethods();
+  } else {
+    std::stringstream stream(method_list);
+    for (std::string name; std::getline(stream, name, ',');) {
+      StatusOr<CamMethodKind> kind = ParseCamMethod(name);
+      if (!kind.ok()) return kind.status();
+      methods.push_back(*kind);
+    }
+  }
+
+  EngineOptions options;
+  options.model_path = flags.GetString("model", "");
+  options.intra_op_threads = *threads;
+  options.device = flags.GetString("device", "auto");
+  options.precision = flags.GetString("precision", "fp32");
+  StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
+  if (!engine.ok()) return engine.status();
+  const ModelInfo& info = (*engine)->info();
+  const int thread_count = ConfigureTorchThreads(*threads, 0);
+  const std::string layer = flags.GetString("layer", info.default_layer);
+  std::printf("model %s on %s, input %dx%d, layer %s, %d intra-op threads, median of %d runs after %d warm-up\n",
+              info.name.c_str(), info.device.c_str(), info.input_height_px, info.input_width_px, layer.c_str(),
+              thread_count, *iterations, *warmup);
+  std::printf("%-6s %-10s %12s %12s %8s\n", "batch", "method", "forward_ms", "explain_ms", "ratio");
+
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> normal;
+  const int max_batch = *std::max_element(batch_sizes->begin(), batch_sizes->end());
+  std::vector<PreparedInput> inputs(max_batch);
+  for (PreparedInput& input : inputs) {
+    input.shape = {3, info.input_height_px, info.input_width_px};
+    input.data.resize(3 * info.input_height_px * info.input_width_px);
+    for (float& v : input.data) v = normal(rng);
+    input.original_height_px = info.input_height_px;
+    input.original_width_px = info.input_width_px;
+  }
+  for (int batch_size : *batch_sizes) {
+    if (batch_size < 1) return InvalidArgumentError("batch sizes must be >= 1");
+    std::vector<const PreparedInput*> batch;
+    std::vector<ExplainItem> items;
+    for (int i = 0; i < batch_size; ++i) {
+      batch.push_back(&inputs[i]);
+      ExplainItem item;
+      item.input = &inputs[i];
+      items.push_back(item);
+    }
+    for (CamMethodKind method : methods) {
+      const ExplainBatchSpec spec{method, layer};
+      auto forward = [&]() { return (*engine)->Classify(batch, 5).status(); };
+      auto explain = [&]() { return (*engine)->Explain(spec, items).status(); };
+      for (int i = 0; i < *warmup; ++i) {
+        CAMSERVE_RETURN_IF_ERROR(forward());
+        CAMSERVE_RETURN_IF_ERROR(explain());
+      }
+      std::vector<double> forward_ms, explain_ms;
+      for (int i = 0; i < *iterations; ++i) {
+        StatusOr<double> f = TimeMs(forward);
+        StatusOr<double> e = TimeMs(explain);
+        if (!f.ok()) return f.status();
+        if (!e.ok()) return e.status();
+        forward_ms.push_back(*f);
+        explain_ms.push_back(*e);
+      }
+      const double f = MedianMs(forward_ms) / batch_size, e = MedianMs(explain_ms) / batch_size;
+      std::printf("%-6d %-10s %12.3f %12.3f %8.3f\n", batch_size, CamMethodName(method), f, e, e / f);
+      std::fflush(stdout);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+}  // namespace camserve
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  camserve::Status status = camserve::Run(argc, argv);
+  if (!status.ok()) {
+    std::fprintf(stderr, "camserve-engine-bench: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

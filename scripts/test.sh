@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs every test.
+#   scripts/test.sh            # from a clean clone; needs Debian apt and PyPI
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${CAMSERVE_BUILD_DIR:-build}
+bash scripts/build.sh "$@"
+# pytorch-grad-cam (the parity reference) lives in a venv over Debian's torch.
+bash scripts/setup_test_venv.sh "$BUILD_DIR/test-venv"
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 1800
