@@ -8,8 +8,9 @@
 // LibTorch on the tensors' device; there is no per-image loop on the host.
 //
 // Thread-safety: stateless; Compute may be called concurrently.
-// Cost: a few element-wise passes over [N, C, h, w] (EigenCAM: a batched SVD
-// of [N, h*w, C]); negligible next to the forward pass.
+// Cost: a few element-wise passes over [N, C, h, w] (EigenCAM: a batched
+// float64 eigen-decomposition of the smaller Gram matrix, [hw, hw] or [C, C]);
+// negligible next to the forward pass.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,5 +1,7 @@
 #include "core/engine/cam_model.h"
 
+#include <spdlog/spdlog.h>
+#include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/cuda.h>
 
 #include "core/engine/layer_instrumenter.h"
@@ -59,12 +61,28 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   if (!module.find_method("forward")) {
     return InvalidArgumentError("model '" + path + "' has no forward method");
   }
-  return std::unique_ptr<CamModel>(
-      new CamModel(std::move(module), *device, *dtype, options.channels_last && device->is_cuda()));
+  return std::unique_ptr<CamModel>(new CamModel(std::move(module), *device, *dtype,
+                                                options.channels_last && device->is_cuda(),
+                                                options.optimize_for_inference));
 }
 
-CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last)
-    : device_(device), dtype_(dtype), channels_last_(channels_last), module_(std::move(module)) {}
+CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
+                   bool optimize)
+    : device_(device),
+      dtype_(dtype),
+      channels_last_(channels_last),
+      optimize_(optimize),
+      module_(std::move(module)),
+      forward_module_(module_) {
+  if (!optimize_) return;
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(module_);
+    forward_module_ = torch::jit::optimize_for_inference(frozen);
+  } catch (const c10::Error& e) {
+    spdlog::warn("optimize_for_inference failed for forward, using the plain module: {}",
+                 e.what_without_backtrace());
+  }
+}
 
 at::Tensor CamModel::ToModelInput(const at::Tensor& host_batch) const {
   at::Tensor batch = host_batch.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/false);
@@ -75,7 +93,7 @@ StatusOr<at::Tensor> CamModel::Forward(const at::Tensor& batch) {
   std::shared_lock<std::shared_mutex> lock(module_mutex_);
   try {
     at::NoGradGuard no_grad;
-    at::IValue output = module_.forward({batch});
+    at::IValue output = forward_module_.forward({batch});
     if (!output.isTensor()) return InvalidArgumentError("the model's forward did not return a Tensor");
     return output.toTensor();
   } catch (const c10::Error& e) {
@@ -83,37 +101,80 @@ StatusOr<at::Tensor> CamModel::Forward(const at::Tensor& batch) {
   }
 }
 
+const CamModel::LayerRunner* CamModel::FindRunner(const std::string& layer) const {
+  auto it = layer_runners_.find(layer);
+  return it == layer_runners_.end() ? nullptr : &it->second;
+}
+
 Status CamModel::PrepareLayer(const std::string& layer) {
   {
     std::shared_lock<std::shared_mutex> lock(module_mutex_);
-    if (instrumented_layers_.count(layer)) return Status::Ok();
+    if (FindRunner(layer)) return Status::Ok();
   }
   std::unique_lock<std::shared_mutex> lock(module_mutex_);
-  if (instrumented_layers_.count(layer)) return Status::Ok();
+  if (FindRunner(layer)) return Status::Ok();
   StatusOr<std::string> method = AddActivationMethod(module_, layer);
   if (!method.ok()) return method.status();
-  instrumented_layers_.insert(layer);
+  LayerRunner runner{module_, *method, false};
+  if (optimize_) {
+    try {
+      // Frozen first with the method preserved: optimize_for_inference alone
+      // freezes with nothing but forward preserved.
+      torch::jit::Module frozen = torch::jit::freeze(module_, std::vector<std::string>{*method});
+      // freeze folds batch norms into convolutions in forward's graph only.
+      std::shared_ptr<torch::jit::Graph> graph = frozen.get_method(*method).graph();
+      torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
+      runner = LayerRunner{torch::jit::optimize_for_inference(frozen, {*method}), *method, true};
+    } catch (const c10::Error& e) {
+      spdlog::warn("optimize_for_inference failed for layer '{}', using the plain module: {}", layer,
+                   e.what_without_backtrace());
+    }
+  }
+  layer_runners_.emplace(layer, std::move(runner));
   return Status::Ok();
+}
+
+void CamModel::FallBackToPlain(const std::string& layer, const std::string& why) {
+  std::unique_lock<std::shared_mutex> lock(module_mutex_);
+  LayerRunner& runner = layer_runners_.at(layer);
+  if (!runner.optimized) return;
+  spdlog::warn("layer '{}': the optimized module {}; using the plain module from now on", layer, why);
+  runner = LayerRunner{module_, runner.method, false};
+}
+
+StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, const at::Tensor& batch,
+                                                   const std::string& layer, bool track_gradients) {
+  at::AutoGradMode grad_mode(track_gradients);
+  at::IValue output = runner.module.get_method(runner.method)({batch});
+  const auto& pair = output.toTupleRef().elements();
+  LayerOutput result{pair[0].toTensor(), pair[1].toTensor()};
+  if (result.activation.dim() != 4) {
+    return InvalidArgumentError("layer '" + layer + "' output has " + std::to_string(result.activation.dim()) +
+                                " dimensions; CAM methods need [N, C, H, W]");
+  }
+  return result;
 }
 
 StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor& batch,
                                                                 const std::string& layer,
                                                                 bool track_gradients) {
   CAMSERVE_RETURN_IF_ERROR(PrepareLayer(layer));
-  std::shared_lock<std::shared_mutex> lock(module_mutex_);
-  try {
-    at::AutoGradMode grad_mode(track_gradients);
-    at::IValue output = module_.get_method(ActivationMethodName(layer))({batch});
-    const auto& pair = output.toTupleRef().elements();
-    LayerOutput result{pair[0].toTensor(), pair[1].toTensor()};
-    if (result.activation.dim() != 4) {
-      return InvalidArgumentError("layer '" + layer + "' output has " +
-                                  std::to_string(result.activation.dim()) +
-                                  " dimensions; CAM methods need [N, C, H, W]");
+  for (;;) {
+    std::string failure;
+    {
+      std::shared_lock<std::shared_mutex> lock(module_mutex_);
+      const LayerRunner& runner = *FindRunner(layer);
+      try {
+        StatusOr<LayerOutput> output = RunLayer(runner, batch, layer, track_gradients);
+        const bool gradient_path_lost = output.ok() && track_gradients && !output->logits.requires_grad();
+        if (!runner.optimized || !gradient_path_lost) return output;
+        failure = "does not carry gradients to the logits";
+      } catch (const c10::Error& e) {
+        if (!runner.optimized) return ModelError("model forward failed", e);
+        failure = std::string("failed: ") + e.what_without_backtrace();
+      }
     }
-    return result;
-  } catch (const c10::Error& e) {
-    return ModelError("model forward failed", e);
+    FallBackToPlain(layer, failure);
   }
 }
 

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "core/util/status.h"
@@ -32,6 +32,12 @@ struct CamModelOptions {
   std::string precision = "fp32";
   // CUDA only: feed inputs in channels_last memory format.
   bool channels_last = true;
+  // Run each instrumented layer (and the plain forward) through a frozen copy
+  // made by torch::jit::optimize_for_inference: weights become constants,
+  // batch norms fold into convolutions and, on CPU, convolutions run on
+  // oneDNN with pre-packed weights. The gradient path stays exact; a layer
+  // whose optimized copy cannot give gradients falls back to the plain module.
+  bool optimize_for_inference = true;
 };
 
 class CamModel {
@@ -63,15 +69,32 @@ class CamModel {
   std::vector<std::string> UsableLayers();
 
  private:
-  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last);
+  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
+           bool optimize);
+
+  // The module and method that compute one layer's activation.
+  struct LayerRunner {
+    torch::jit::Module module;  // an optimized frozen copy, or module_ itself
+    std::string method;
+    bool optimized = false;
+  };
+  // Returns the runner for an instrumented layer. REQUIRES: module_mutex_ held.
+  const LayerRunner* FindRunner(const std::string& layer) const;
+  StatusOr<LayerOutput> RunLayer(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
+                                 bool track_gradients);
+  // Replaces an optimized runner that failed by the plain module.
+  void FallBackToPlain(const std::string& layer, const std::string& why);
 
   at::Device device_;
   at::ScalarType dtype_;
   bool channels_last_;
-  // Guards adding methods to module_'s class (exclusive) against calls (shared).
+  bool optimize_;
+  // Guards adding methods to module_'s class and changing runners (exclusive)
+  // against calls (shared).
   std::shared_mutex module_mutex_;
   torch::jit::Module module_;
-  std::unordered_set<std::string> instrumented_layers_;  // guarded by module_mutex_
+  torch::jit::Module forward_module_;                           // guarded by module_mutex_
+  std::unordered_map<std::string, LayerRunner> layer_runners_;  // guarded by module_mutex_
   std::once_flag usable_layers_once_;
   std::vector<std::string> usable_layers_;  // written once under usable_layers_once_
 };

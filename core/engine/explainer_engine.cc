@@ -256,6 +256,7 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   model_options.device = options.device;
   model_options.precision = options.precision;
   model_options.channels_last = options.channels_last;
+  model_options.optimize_for_inference = options.optimize_for_inference;
   StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(options.model_path, model_options);
   if (!model.ok()) return model.status();
 

@@ -42,6 +42,10 @@ struct EngineOptions {
   // CUDA only: channels_last inputs; cuDNN autotuning of convolutions.
   bool channels_last = true;
   bool cudnn_benchmark = true;
+  // Freeze and optimize a copy of the module per target layer
+  // (torch::jit::optimize_for_inference; see cam_model.h). Costs one weight
+  // copy per layer in use.
+  bool optimize_for_inference = true;
   // LibTorch intra-op threads (per operator). 0: all cores. Debian's LibTorch
   // otherwise uses one, where convolutions run about 8x slower.
   // Process-wide: the last engine created sets it.

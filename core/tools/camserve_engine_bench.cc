@@ -42,7 +42,8 @@ Status Run(int argc, char** argv) {
                     {"warmup", "untimed runs per cell (default 3)"},
                     {"threads", "LibTorch intra-op threads (default 0 = all cores)"},
                     {"device", "auto (default), cpu, cuda[:N]"},
-                    {"precision", "fp32 (default), fp16, bf16 (CUDA)"}});
+                    {"precision", "fp32 (default), fp16, bf16 (CUDA)"},
+                    {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"}});
   CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested() || !flags.Has("model")) {
     std::printf("%s", flags.Usage("camserve-engine-bench").c_str());
@@ -74,15 +75,21 @@ Status Run(int argc, char** argv) {
   options.intra_op_threads = *threads;
   options.device = flags.GetString("device", "auto");
   options.precision = flags.GetString("precision", "fp32");
+  options.optimize_for_inference = flags.GetString("optimize", "1") != "0";
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   if (!engine.ok()) return engine.status();
   const ModelInfo& info = (*engine)->info();
   const int thread_count = ConfigureTorchThreads(*threads, 0);
   const std::string layer = flags.GetString("layer", info.default_layer);
-  std::printf("model %s on %s, input %dx%d, layer %s, %d intra-op threads, median of %d runs after %d warm-up\n",
-              info.name.c_str(), info.device.c_str(), info.input_height_px, info.input_width_px, layer.c_str(),
-              thread_count, *iterations, *warmup);
-  std::printf("%-6s %-10s %12s %12s %8s\n", "batch", "method", "forward_ms", "explain_ms", "ratio");
+  std::printf("model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
+              "median of %d runs after %d warm-up\n",
+              info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px,
+              info.input_width_px, layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0,
+              *iterations, *warmup);
+  // Per image. The last three split explain_ms: forward with the layer tap,
+  // backward over the head, CAM math with upsampling and copies.
+  std::printf("%-6s %-10s %12s %12s %8s %10s %10s %10s\n", "batch", "method", "forward_ms", "explain_ms", "ratio",
+              "x_fwd_ms", "x_bwd_ms", "x_cam_ms");
 
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal;
@@ -108,12 +115,17 @@ Status Run(int argc, char** argv) {
     for (CamMethodKind method : methods) {
       const ExplainBatchSpec spec{method, layer};
       auto forward = [&]() { return (*engine)->Classify(batch, 5).status(); };
-      auto explain = [&]() { return (*engine)->Explain(spec, items).status(); };
+      EngineStageTimings stages;
+      auto explain = [&]() {
+        StatusOr<BatchResult> result = (*engine)->Explain(spec, items);
+        if (result.ok()) stages = result->timings;
+        return result.status();
+      };
       for (int i = 0; i < *warmup; ++i) {
         CAMSERVE_RETURN_IF_ERROR(forward());
         CAMSERVE_RETURN_IF_ERROR(explain());
       }
-      std::vector<double> forward_ms, explain_ms;
+      std::vector<double> forward_ms, explain_ms, stage_forward_ms, stage_backward_ms, stage_cam_ms;
       for (int i = 0; i < *iterations; ++i) {
         StatusOr<double> f = TimeMs(forward);
         StatusOr<double> e = TimeMs(explain);
@@ -121,9 +133,14 @@ Status Run(int argc, char** argv) {
         if (!e.ok()) return e.status();
         forward_ms.push_back(*f);
         explain_ms.push_back(*e);
+        stage_forward_ms.push_back(stages.forward_us / 1e3);
+        stage_backward_ms.push_back(stages.backward_us / 1e3);
+        stage_cam_ms.push_back(stages.cam_us / 1e3);
       }
       const double f = MedianMs(forward_ms) / batch_size, e = MedianMs(explain_ms) / batch_size;
-      std::printf("%-6d %-10s %12.3f %12.3f %8.3f\n", batch_size, CamMethodName(method), f, e, e / f);
+      std::printf("%-6d %-10s %12.3f %12.3f %8.3f %10.3f %10.3f %10.3f\n", batch_size, CamMethodName(method), f, e,
+                  e / f, MedianMs(stage_forward_ms) / batch_size, MedianMs(stage_backward_ms) / batch_size,
+                  MedianMs(stage_cam_ms) / batch_size);
       std::fflush(stdout);
     }
   }
