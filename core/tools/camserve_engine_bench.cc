@@ -43,6 +43,7 @@ Status Run(int argc, char** argv) {
                     {"threads", "LibTorch intra-op threads (default 0 = all cores)"},
                     {"device", "auto (default), cpu, cuda[:N]"},
                     {"precision", "fp32 (default), fp16, bf16 (CUDA)"},
+                    {"channels-last", "1 (default): channels_last inputs on CUDA; 0: contiguous"},
                     {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"}});
   CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested() || !flags.Has("model")) {
@@ -76,6 +77,7 @@ Status Run(int argc, char** argv) {
   options.device = flags.GetString("device", "auto");
   options.precision = flags.GetString("precision", "fp32");
   options.optimize_for_inference = flags.GetString("optimize", "1") != "0";
+  options.channels_last = flags.GetString("channels-last", "1") != "0";
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   if (!engine.ok()) return engine.status();
   const ModelInfo& info = (*engine)->info();

@@ -16,7 +16,17 @@ using testing::ModelDir;
 using testing::ReadFloats;
 using testing::TestDataDir;
 
-constexpr double kMaxMapDifference = 1e-4;
+// On CPU (CI). CUDA runs may loosen it with CAMSERVE_TEST_MAP_TOLERANCE: TF32
+// convolutions there round differently from the CPU reference.
+double MaxMapDifference() {
+  const char* tolerance = std::getenv("CAMSERVE_TEST_MAP_TOLERANCE");
+  return tolerance ? std::stod(tolerance) : 1e-4;
+}
+
+double& WorstDifference() {
+  static double worst = 0;
+  return worst;
+}
 
 std::string ReferenceDir() { return TestDataDir() + "/cam_reference"; }
 
@@ -74,7 +84,9 @@ void CheckCase(ExplainerEngine& engine, const ReferenceInputs& inputs, const YAM
       CHECK(r.heatmap.height_px == (at_input ? 224 : feature_shape[1]));
       CHECK(r.heatmap.width_px == (at_input ? 224 : feature_shape[2]));
       std::vector<float> expected_map(expected.begin() + i * plane, expected.begin() + (i + 1) * plane);
-      CHECK(MaxAbsDiff(expected_map, r.heatmap.values.data(), r.heatmap.values.size()) <= kMaxMapDifference);
+      const double difference = MaxAbsDiff(expected_map, r.heatmap.values.data(), r.heatmap.values.size());
+      CHECK(difference <= MaxMapDifference());
+      WorstDifference() = std::max(WorstDifference(), difference);
     }
   }
 }
@@ -90,7 +102,9 @@ TEST_CASE("every method matches pytorch-grad-cam on ResNet-18 and ResNet-50") {
       REQUIRE(cases.size() == 24);
       auto engine = MakeEngine(ModelDir() + "/" + model + ".pt");
       ReferenceInputs inputs = LoadInputs(cases.front()["inputs"].as<std::string>());
+      WorstDifference() = 0;
       for (const YAML::Node& c : cases) CheckCase(*engine, inputs, c);
+      WARN(model << ": largest map difference from pytorch-grad-cam " << WorstDifference());
     }
   }
 }

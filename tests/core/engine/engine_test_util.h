@@ -39,10 +39,16 @@ inline std::string ReadBytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The device engine tests run on: CAMSERVE_TEST_DEVICE, default "cpu".
+inline std::string TestDevice() {
+  const char* device = std::getenv("CAMSERVE_TEST_DEVICE");
+  return device ? device : "cpu";
+}
+
 inline std::unique_ptr<ExplainerEngine> MakeEngine(const std::string& model_path, int warmup_iterations = 1) {
   EngineOptions options;
   options.model_path = model_path;
-  options.device = "cpu";
+  options.device = TestDevice();
   options.warmup_iterations = warmup_iterations;
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   INFO(engine.status().ToString());

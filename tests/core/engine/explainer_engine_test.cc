@@ -32,7 +32,7 @@ TEST_CASE("the engine reports the sidecar's facts and the model's class count") 
   auto engine = MakeEngine(ModelDir() + "/digits_cnn.pt");
   const ModelInfo& info = engine->info();
   CHECK(info.name == "digits_cnn");
-  CHECK(info.device == "cpu");
+  CHECK(info.device == (testing::TestDevice() == "cpu" ? "cpu" : "cuda:0"));
   CHECK(info.input_height_px == 32);
   CHECK(info.input_width_px == 32);
   CHECK(info.num_classes == 10);
