@@ -9,6 +9,8 @@
 #                  libturbojpeg, libpng, zlib, catch2 and their -dev packages)
 #   .whl           wheels of grad-cam 1.5.7 and ttach 0.0.3
 # Writes logs to $OUT (or /tmp/device_out).
+# Status: written for the lent GPU machines, not yet run on one (no GPU was lent
+# to the task that wrote it); expect to fix a first-run problem or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/device_out}
