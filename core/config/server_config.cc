@@ -1,5 +1,7 @@
 #include "core/config/server_config.h"
 
+#include "core/util/flag_parser.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -84,25 +86,14 @@ Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfi
 }
 
 Status ParseFlags(int argc, const char* const* argv, RawValues* flags) {
-  std::map<std::string, std::string> key_by_flag;
-  for (const ConfigKey& k : ConfigKeys()) key_by_flag[FlagName(k.name)] = k.name;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) return InvalidArgumentError("unexpected argument '" + arg + "'");
-    std::string flag = arg.substr(2), value;
-    const size_t eq = flag.find('=');
-    if (eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return InvalidArgumentError("flag --" + flag + " needs a value");
-    }
-    auto it = key_by_flag.find(flag);
-    if (it == key_by_flag.end()) return InvalidArgumentError("unknown flag --" + flag + "; see camserve --help");
-    (*flags)[it->second] = {value, "flag --" + flag};
+  std::map<std::string, std::string> key_by_flag, help_by_flag;
+  for (const ConfigKey& k : ConfigKeys()) {
+    key_by_flag[FlagName(k.name)] = k.name;
+    help_by_flag[FlagName(k.name)] = k.help;
   }
+  FlagParser parser(help_by_flag);
+  CAMSERVE_RETURN_IF_ERROR(parser.Parse(argc, argv));
+  for (const auto& [flag, value] : parser.values()) (*flags)[key_by_flag.at(flag)] = {value, "flag --" + flag};
   return Status::Ok();
 }
 

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "core/engine/explainer_engine.h"
-#include "core/tools/flag_parser.h"
+#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {

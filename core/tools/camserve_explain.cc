@@ -14,7 +14,7 @@
 #include "core/engine/explainer_engine.h"
 #include "core/image/colormap.h"
 #include "core/image/png_encoder.h"
-#include "core/tools/flag_parser.h"
+#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {

@@ -1,10 +1,10 @@
-#include "core/tools/flag_parser.h"
+#include "core/util/flag_parser.h"
 
 #include <sstream>
 
 namespace camserve {
 
-Status FlagParser::Parse(int argc, char** argv) {
+Status FlagParser::Parse(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
