@@ -114,7 +114,10 @@ Status CamModel::PrepareLayer(const std::string& layer) {
   std::unique_lock<std::shared_mutex> lock(module_mutex_);
   if (FindRunner(layer)) return Status::Ok();
   StatusOr<std::string> method = AddActivationMethod(module_, layer);
-  if (!method.ok()) return method.status();
+  if (!method.ok()) {
+    lock.unlock();  // UsableLayers() takes the lock shared
+    return InvalidArgumentError(method.status().message() + "; " + DescribeUsableLayers(UsableLayers()));
+  }
   LayerRunner runner{module_, *method, false};
   if (optimize_) {
     try {

@@ -150,14 +150,14 @@ StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module,
   return graph;
 }
 
-std::string UsableLayersMessage(const Module& module) {
-  std::vector<std::string> usable = ListUsableLayers(module);
-  std::string message = "usable layers:";
-  for (const auto& layer : usable) message += " " + layer;
-  return usable.empty() ? "no layer of this model can be instrumented" : message;
-}
-
 }  // namespace
+
+std::string DescribeUsableLayers(const std::vector<std::string>& usable_layers) {
+  if (usable_layers.empty()) return "no layer of this model can be instrumented";
+  std::string message = "usable layers:";
+  for (const auto& layer : usable_layers) message += " " + layer;
+  return message;
+}
 
 std::string ActivationMethodName(const std::string& layer_path) {
   std::string name = "__camserve_activation__";
@@ -176,9 +176,7 @@ StatusOr<std::string> AddActivationMethod(Module& module, const std::string& lay
                                   e.what_without_backtrace());
     }
   }();
-  if (!graph.ok()) {
-    return InvalidArgumentError(graph.status().message() + "; " + UsableLayersMessage(module));
-  }
+  if (!graph.ok()) return graph.status();
   auto compilation_unit = module._ivalue()->compilation_unit();
   torch::jit::Function* function = compilation_unit->create_function(
       c10::QualifiedName(*module.type()->name(), method_name), *graph);

@@ -18,7 +18,9 @@
 // run concurrently with itself or with calls of the module; callers serialise.
 // Errors: INVALID_ARGUMENT when the path names no submodule called by forward,
 // a module called more than once, or one called inside a loop or branch; the
-// message lists the usable layers.
+// message gives the reason. Listing the usable layers is the caller's job
+// (DescribeUsableLayers over a cached ListUsableLayers): it costs one graph
+// copy per submodule, too much to repeat for every bad request.
 #pragma once
 
 #include <torch/script.h>
@@ -40,5 +42,8 @@ StatusOr<std::string> AddActivationMethod(torch::jit::Module& module, const std:
 // Every submodule path (named_modules order) that AddActivationMethod would
 // accept. Cost: one graph copy and inlining per submodule.
 std::vector<std::string> ListUsableLayers(const torch::jit::Module& module);
+
+// "usable layers: a b c" (or a note that there are none), for error messages.
+std::string DescribeUsableLayers(const std::vector<std::string>& usable_layers);
 
 }  // namespace camserve

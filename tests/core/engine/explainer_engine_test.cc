@@ -169,6 +169,21 @@ TEST_CASE("bad requests are INVALID_ARGUMENT and the engine keeps working") {
   CHECK(engine->Explain({}, {Item(input)}).ok());
 }
 
+TEST_CASE("bad layer paths list the usable layers, and the engine keeps working") {
+  auto engine = MakeEngine(ModelDir() + "/resnet18.pt");
+  PreparedInput input = RandomInput(224, 224, 5);
+  for (const char* path : {"layer9", "layer4.7", "layer4.1.conv9", "layer4..conv1"}) {
+    INFO(path);
+    StatusOr<BatchResult> result = engine->Explain({CamMethodKind::kGradCam, path}, {Item(input)});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(result.status().message(),
+               Catch::Contains("is not a submodule") && Catch::Contains("usable layers:") &&
+                   Catch::Contains("layer4.1.conv2"));
+  }
+  CHECK(engine->Explain({CamMethodKind::kGradCam, "layer4.1.conv2"}, {Item(input)}).ok());
+}
+
 TEST_CASE("usable layers are listed for the model") {
   auto engine = MakeEngine(ModelDir() + "/digits_cnn.pt");
   std::vector<std::string> layers = engine->UsableLayers();

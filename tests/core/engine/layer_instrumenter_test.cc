@@ -42,15 +42,26 @@ TEST_CASE("instrumented method returns logits equal to forward and the layer's a
   CHECK(AddActivationMethod(module, "layer4").value() == *method);
 }
 
-TEST_CASE("bad layer paths are INVALID_ARGUMENT listing usable layers") {
+TEST_CASE("bad layer paths are INVALID_ARGUMENT with the reason") {
   torch::jit::Module module = torch::jit::load(ModelDir() + "/resnet18.pt");
-  for (const char* path : {"layer9", "layer4.7", "layer4.1.conv9", "", "layer4..conv1"}) {
-    INFO(path);
-    StatusOr<std::string> method = AddActivationMethod(module, path);
+  struct Case {
+    const char* path;
+    const char* reason;
+  };
+  for (const Case& c : {Case{"layer9", "'layer9' is not a submodule"},
+                        Case{"layer4.7", "'layer4.7' is not a submodule"},
+                        Case{"layer4.1.conv9", "'layer4.1.conv9' is not a submodule"},
+                        Case{"", "empty target layer"},
+                        Case{"layer4..conv1", "'layer4.' is not a submodule"}}) {
+    INFO(c.path);
+    StatusOr<std::string> method = AddActivationMethod(module, c.path);
     REQUIRE_FALSE(method.ok());
     CHECK(method.status().code() == StatusCode::kInvalidArgument);
-    CHECK_THAT(method.status().message(), Catch::Contains("usable layers:") && Catch::Contains("layer4.1.conv2"));
+    CHECK_THAT(method.status().message(), Catch::Contains(c.reason));
   }
+  CHECK_THAT(DescribeUsableLayers(ListUsableLayers(module)),
+             Catch::StartsWith("usable layers: conv1 ") && Catch::Contains("layer4.1.conv2"));
+  CHECK(DescribeUsableLayers({}) == "no layer of this model can be instrumented");
 }
 
 TEST_CASE("layers called twice, in a branch or in a loop are refused with a reason") {
