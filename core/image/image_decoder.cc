@@ -1,4 +1,5 @@
 #include "core/image/image_decoder.h"
+#include "core/image/png_error.h"
 
 #include <png.h>
 #include <turbojpeg.h>
@@ -257,20 +258,6 @@ struct PngSource {
   size_t offset;
 };
 
-struct PngErrorMessage {
-  char text[200];
-};
-
-[[noreturn]] void OnPngError(png_structp png, png_const_charp message) {
-  auto* error = static_cast<PngErrorMessage*>(png_get_error_ptr(png));
-  std::snprintf(error->text, sizeof(error->text), "%s", message);
-  png_longjmp(png, 1);
-}
-
-// Warnings concern ancillary chunks (bad iCCP, CRC errors in text chunks)
-// that do not change the pixels; Pillow ignores them too.
-void OnPngWarning(png_structp, png_const_charp) {}
-
 void ReadPngFromMemory(png_structp png, png_bytep out, size_t length) {
   auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
   if (length > source->size - source->offset) {
@@ -283,7 +270,7 @@ void ReadPngFromMemory(png_structp png, png_bytep out, size_t length) {
 // Owns libpng's read and info structs.
 class PngReadGuard {
  public:
-  explicit PngReadGuard(PngErrorMessage* error)
+  explicit PngReadGuard(PngErrorText* error)
       : png_(png_create_read_struct(PNG_LIBPNG_VER_STRING, error, OnPngError, OnPngWarning)),
         info_(png_ ? png_create_info_struct(png_) : nullptr) {}
   ~PngReadGuard() { png_destroy_read_struct(&png_, info_ ? &info_ : nullptr, nullptr); }
@@ -344,7 +331,7 @@ bool ReadPngRows(png_structp png, png_bytepp rows) {
 }
 
 StatusOr<DecodedImage> DecodePng(std::string_view data, const DecodeOptions& options) {
-  PngErrorMessage error = {};
+  PngErrorText error = {};
   PngReadGuard guard(&error);
   if (!guard.ok()) return InternalError("could not allocate libpng read structs");
   PngSource source = {Bytes(data), data.size(), 0};

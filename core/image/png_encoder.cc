@@ -1,4 +1,5 @@
 #include "core/image/png_encoder.h"
+#include "core/image/png_error.h"
 
 #include <png.h>
 #include <zlib.h>
@@ -19,16 +20,8 @@ constexpr int kMaxSidePx = 1000000;
 // row vector live in EncodePng, which is never jumped over.
 struct PngSink {
   std::string* out;
-  char error[200];
+  PngErrorText error;
 };
-
-[[noreturn]] void OnPngError(png_structp png, png_const_charp message) {
-  auto* sink = static_cast<PngSink*>(png_get_error_ptr(png));
-  std::snprintf(sink->error, sizeof(sink->error), "%s", message);
-  png_longjmp(png, 1);
-}
-
-void OnPngWarning(png_structp, png_const_charp) {}
 
 bool AppendNoThrow(std::string* out, const png_bytep data, size_t length) {
   try {
@@ -52,7 +45,7 @@ void FlushNothing(png_structp) {}
 class PngWriteGuard {
  public:
   explicit PngWriteGuard(PngSink* sink)
-      : png_(png_create_write_struct(PNG_LIBPNG_VER_STRING, sink, OnPngError, OnPngWarning)),
+      : png_(png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink->error, OnPngError, OnPngWarning)),
         info_(png_ ? png_create_info_struct(png_) : nullptr) {}
   ~PngWriteGuard() { png_destroy_write_struct(&png_, info_ ? &info_ : nullptr); }
   PngWriteGuard(const PngWriteGuard&) = delete;
@@ -119,7 +112,7 @@ StatusOr<std::string> EncodePng(const uint8_t* pixels, int width, int height, in
     rows[y] = const_cast<png_bytep>(pixels + y * row_bytes);
   }
   if (!WritePngRows(guard.png(), guard.info(), &sink, rows.data(), width, height, channels)) {
-    return InternalError(std::string("EncodePng: libpng failed: ") + sink.error);
+    return InternalError(std::string("EncodePng: libpng failed: ") + sink.error.text);
   }
   return out;
 }
