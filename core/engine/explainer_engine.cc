@@ -177,6 +177,7 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   for (int64_t i = 0; i < n; ++i) {
     targets[i] = items[i].target_class ? *items[i].target_class : predicted[i].item<int64_t>();
   }
+  const at::Tensor target_index = at::tensor(targets, at::kLong).to(logits.device()).unsqueeze(1);
   SynchronizeDevice();
   result.timings.forward_us = MicrosSince(start);
 
@@ -184,7 +185,6 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   at::Tensor gradients;
   if (method.UsesGradients()) {
     try {
-      at::Tensor target_index = at::tensor(targets, at::kLong).to(logits.device()).unsqueeze(1);
       at::Tensor score = logits.gather(1, target_index).sum();
       gradients = torch::autograd::grad({score}, {output->activation}, /*grad_outputs=*/{},
                                         /*retain_graph=*/false, /*create_graph=*/false,
@@ -208,9 +208,7 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   auto top = probabilities.topk(std::max(max_k, 1), 1);
   at::Tensor top_probabilities = std::get<0>(top).to(at::kCPU).contiguous();
   at::Tensor top_indices = std::get<1>(top).to(at::kCPU).contiguous();
-  at::Tensor target_probabilities =
-      probabilities.gather(1, at::tensor(targets, at::kLong).to(probabilities.device()).unsqueeze(1))
-          .to(at::kCPU).contiguous();
+  at::Tensor target_probabilities = probabilities.gather(1, target_index).to(at::kCPU).contiguous();
 
   result.items.resize(n);
   FillHeatmaps(maps, items, &result.items);
