@@ -1,0 +1,1 @@
+#include "core/image/jpeg_encoder.h"

@@ -1,0 +1,1 @@
+#include "tests/server/server_process.h"

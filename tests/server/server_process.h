@@ -1,0 +1,82 @@
+// ServerProcess: starts the real `camserve` binary for integration tests, on
+// a free loopback port chosen by the kernel (--listen 127.0.0.1:0), and stops
+// it. The server's log (stderr) is captured line by line so tests can wait
+// for and assert on log lines (the access log in particular).
+//
+// The binary is found through the CAMSERVE_SERVER_BINARY environment variable
+// (set by ctest for every test that links this library).
+//
+// Thread-safety: one test thread owns the object; log accessors are safe to
+// call while the reader thread appends.
+// Errors: Start returns the reason the server did not come up (exit code and
+// the last log lines) instead of hanging: it waits at most
+// `startup_timeout_ms` for the "listening on" line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/util/status.h"
+
+namespace camserve {
+
+class ServerProcess {
+ public:
+  struct Options {
+    // Flags after the binary name; --listen 127.0.0.1:0 and --metrics-listen
+    // 127.0.0.1:0 are added unless given here.
+    std::vector<std::string> args;
+    // Extra environment entries ("NAME=value") on top of this process's.
+    std::vector<std::string> env;
+    // How long the server may take to load its models. Default: 120 s.
+    int startup_timeout_ms = 120000;
+  };
+
+  ServerProcess() = default;
+  // Kills (SIGKILL) a server still running.
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts the server and waits until it logs "listening on HOST:PORT".
+  Status Start(const Options& options);
+
+  // "127.0.0.1:PORT" of the gRPC server.
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits up to `timeout_ms` for the exit; returns the exit
+  // code (128 + signal number when killed by a signal), or DEADLINE_EXCEEDED.
+  StatusOr<int> Stop(int signal, int timeout_ms = 60000);
+
+  // Every log line so far.
+  std::vector<std::string> LogLines() const;
+  // Waits up to `timeout_ms` for a log line for which `matches` is true and
+  // returns it.
+  StatusOr<std::string> WaitForLogLine(const std::function<bool(const std::string&)>& matches,
+                                       int timeout_ms) const;
+
+  // -- implementation details follow ---------------------------------------
+ private:
+  void ReadLog(int fd);
+
+  pid_t pid_ = -1;
+  std::string address_;
+  int port_ = 0;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable log_changed_;
+  std::vector<std::string> log_lines_;  // guarded by mu_
+  bool log_closed_ = false;             // guarded by mu_
+};
+
+}  // namespace camserve
