@@ -1,1 +1,143 @@
-int main() { return 0; }
+// camserve: the gRPC explanation server.
+//
+//   camserve --model PATH [--listen 127.0.0.1:50051] [--metrics-listen HOST:PORT] [--cache-dir DIR]
+//   camserve --config config/camserve.yaml
+//
+// Every configuration key is a flag, an environment variable and a YAML key
+// (docs/configuration.md). SIGTERM or SIGINT drains: the server stops
+// accepting calls, health turns NOT_SERVING, queued and running requests
+// finish within limits.drain_timeout_ms, then the process exits 0. A second
+// signal during the drain exits at once (code 130).
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "core/config/server_config.h"
+#include "core/logging/logging.h"
+#include "core/serving/model_registry.h"
+#include "server/explainer_service.h"
+
+namespace camserve {
+namespace {
+
+constexpr char kServiceName[] = "camserve.v1.Explainer";
+
+void PrintUsage() {
+  std::cout << "usage: camserve --model PATH [flags]   (or --config FILE)\n\n"
+               "Every key below is a flag (--key, dots and underscores as dashes), an\n"
+               "environment variable (CAMSERVE_KEY) and a YAML key; see docs/configuration.md.\n\n";
+  for (const ConfigKey& key : ConfigKeys()) {
+    std::string flag = key.name;
+    for (char& c : flag) c = (c == '.' || c == '_') ? '-' : c;
+    std::printf("  --%-34s %s (default: %s)\n", flag.c_str(), key.help.c_str(),
+                key.default_value.empty() ? "none" : key.default_value.c_str());
+  }
+}
+
+bool HelpRequested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
+  }
+  return false;
+}
+
+std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
+
+std::unique_ptr<grpc::Server> StartGrpcServer(const ServerConfig& config, ExplainerService* service,
+                                              int* selected_port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), selected_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_receive_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(config.grpc_keepalive_time_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(config.grpc_keepalive_timeout_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Clients may ping as often as the server does.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(config.grpc_keepalive_time_ms));
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+int Serve(int argc, char** argv, const sigset_t& stop_signals) {
+  StatusOr<ServerConfig> config = LoadServerConfig(argc, argv, ProcessEnvironment());
+  if (!config.ok()) {
+    std::fprintf(stderr, "camserve: configuration error: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  Status logging = ConfigureLogging(config->logging_level, config->logging_format);
+  if (!logging.ok()) {
+    std::fprintf(stderr, "camserve: configuration error: %s\n", logging.message().c_str());
+    return 2;
+  }
+  StatusOr<std::unique_ptr<ModelRegistry>> registry =
+      ModelRegistry::Load(*config, std::make_shared<SystemClock>());
+  if (!registry.ok()) {
+    spdlog::error("cannot load models: {}", registry.status().ToString());
+    return 1;
+  }
+  ExplainerService service(registry->get(), ExplainerService::Options{});
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, &service, &port);
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {} (listen): address in use or not local?", config->listen);
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
+  spdlog::warn("metrics_listen {} and the heatmap cache ({}) are not implemented yet; serving without them",
+               config->metrics_listen, config->cache_dir);
+  spdlog::info("camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s))",
+               HostOf(config->listen), port, (*registry)->default_model(), config->batcher_max_batch_size,
+               config->batcher_max_queue_delay_us, config->batcher_workers);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}; draining for up to {} ms", strsignal(signal_number), config->limits_drain_timeout_ms);
+  std::thread([stop_signals] {
+    int second = 0;
+    sigwait(&stop_signals, &second);
+    std::fprintf(stderr, "camserve: second signal during drain; exiting now\n");
+    std::_Exit(130);
+  }).detach();
+
+  const auto drain_start = std::chrono::steady_clock::now();
+  const auto drain_budget = std::chrono::milliseconds(config->limits_drain_timeout_ms);
+  server->GetHealthCheckService()->SetServingStatus(false);
+  // Refuses new calls, lets running ones finish, cancels what is left at the deadline.
+  server->Shutdown(std::chrono::system_clock::now() + drain_budget);
+  const auto spent = std::chrono::steady_clock::now() - drain_start;
+  (*registry)->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
+  server->Wait();
+  spdlog::info("drained in {} ms; exiting",
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - drain_start)
+                   .count());
+  return 0;
+}
+
+}  // namespace
+}  // namespace camserve
+
+int main(int argc, char** argv) {
+  if (camserve::HelpRequested(argc, argv)) {
+    camserve::PrintUsage();
+    return 0;
+  }
+  // Termination signals are taken by sigwait in main, never by a handler:
+  // block them before any thread (gRPC, LibTorch) starts so all inherit it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return camserve::Serve(argc, argv, stop_signals);
+}

@@ -171,6 +171,7 @@ Status Apply(const RawValues& values, ServerConfig* c) {
     else if (key == "batcher.preferred_batch_sizes") s = ParseIntList(key, raw, &c->batcher_preferred_batch_sizes);
     else if (key == "batcher.max_queue_size") s = ParseInteger(key, raw, 1, &c->batcher_max_queue_size);
     else if (key == "batcher.workers") s = ParseInteger(key, raw, 1, &c->batcher_workers);
+    else if (key == "batcher.priority_levels") s = ParseInteger(key, raw, 1, &c->batcher_priority_levels);
     else if (key == "cache.dir") c->cache_dir = raw.value;
     else if (key == "cache.max_size_bytes") s = ParseInteger(key, raw, 1, &c->cache_max_size_bytes);
     else if (key == "cache.enabled") s = ParseBool(key, raw, &c->cache_enabled);
@@ -179,6 +180,8 @@ Status Apply(const RawValues& values, ServerConfig* c) {
     else if (key == "logging.format") s = ParseChoice(key, raw, {"text", "json"}, &c->logging_format);
     else if (key == "limits.max_receive_message_bytes") s = ParseInteger(key, raw, 1024, &c->limits_max_receive_message_bytes);
     else if (key == "limits.drain_timeout_ms") s = ParseInteger(key, raw, 0, &c->limits_drain_timeout_ms);
+    else if (key == "grpc.keepalive_time_ms") s = ParseInteger(key, raw, 1000, &c->grpc_keepalive_time_ms);
+    else if (key == "grpc.keepalive_timeout_ms") s = ParseInteger(key, raw, 100, &c->grpc_keepalive_timeout_ms);
     CAMSERVE_RETURN_IF_ERROR(s);
   }
   for (int size : c->batcher_preferred_batch_sizes) {
@@ -207,6 +210,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"batcher.preferred_batch_sizes", "", "comma-separated batch sizes dispatched as soon as reached"},
       {"batcher.max_queue_size", "256", "queued requests per model before UNAVAILABLE"},
       {"batcher.workers", "1", "batches run concurrently per model"},
+      {"batcher.priority_levels", "2", "request priority levels; 0 is the most urgent"},
       {"cache.dir", "camserve-cache", "RocksDB directory of the heatmap cache"},
       {"cache.max_size_bytes", "1073741824", "cache size limit (LRU eviction), bytes"},
       {"cache.enabled", "true", "use the cache"},
@@ -215,6 +219,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"logging.format", "text", "text or json (one JSON object per line)"},
       {"limits.max_receive_message_bytes", "16777216", "largest request accepted, bytes"},
       {"limits.drain_timeout_ms", "10000", "on SIGTERM, how long queued work may still run, ms"},
+      {"grpc.keepalive_time_ms", "30000", "interval of HTTP/2 keepalive pings to idle clients, ms"},
+      {"grpc.keepalive_timeout_ms", "10000", "a client not answering a keepalive ping within this is dropped, ms"},
   };
   return kKeys;
 }

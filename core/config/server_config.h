@@ -40,6 +40,7 @@ struct ServerConfig {
   std::vector<int> batcher_preferred_batch_sizes;
   int batcher_max_queue_size = 256;
   int batcher_workers = 1;
+  int batcher_priority_levels = 2;
   std::string cache_dir = "camserve-cache";
   int64_t cache_max_size_bytes = int64_t{1} << 30;
   bool cache_enabled = true;
@@ -48,6 +49,8 @@ struct ServerConfig {
   std::string logging_format = "text";  // text or json
   int64_t limits_max_receive_message_bytes = 16 << 20;
   int64_t limits_drain_timeout_ms = 10000;
+  int64_t grpc_keepalive_time_ms = 30000;
+  int64_t grpc_keepalive_timeout_ms = 10000;
 };
 
 // One documented key: its dotted name, default and meaning.

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/engine/explain_backend.h"
 #include "core/engine/explain_types.h"
 #include "core/engine/preprocessor.h"
 #include "core/image/image_decoder.h"
@@ -60,20 +61,20 @@ struct EngineOptions {
   TensorLimits tensor_limits;
 };
 
-class ExplainerEngine {
+class ExplainerEngine : public ExplainBackend {
  public:
   static StatusOr<std::unique_ptr<ExplainerEngine>> Create(const EngineOptions& options);
-  ~ExplainerEngine();
+  ~ExplainerEngine() override;
 
-  const ModelInfo& info() const;
-  const Preprocessor& preprocessor() const;
+  const ModelInfo& info() const override;
+  const Preprocessor& preprocessor() const override;
 
   // Every dotted layer path that can be a target (computed once, then cached).
-  std::vector<std::string> UsableLayers();
+  std::vector<std::string> UsableLayers() override;
 
   // One forward, one backward (none for gradient-free methods) for all items.
   // REQUIRES: every item's input has the same shape.
-  StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items);
+  StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) override;
 
   // No-grad forward only: softmax top-k per input (the baseline the
   // explanation's cost is measured against).

@@ -1,0 +1,30 @@
+#include "core/model/model_fingerprint.h"
+
+#include <fstream>
+#include <vector>
+
+#include "core/util/sha256.h"
+
+namespace camserve {
+
+StatusOr<std::string> ModelFingerprint(const std::string& model_path, const ModelSidecar& sidecar) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in) return NotFoundError("cannot read model file " + model_path);
+  Sha256 sha;
+  std::vector<char> chunk(1 << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    sha.Update(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())));
+  }
+  if (in.bad()) return NotFoundError("error reading model file " + model_path);
+  std::string preprocessing = "input_size=" + std::to_string(sidecar.input_height_px) + "x" +
+                              std::to_string(sidecar.input_width_px);
+  for (int c = 0; c < 3; ++c) {
+    preprocessing += ";mean" + std::to_string(c) + "=" + std::to_string(sidecar.mean[c]) + ";std" +
+                     std::to_string(c) + "=" + std::to_string(sidecar.std[c]);
+  }
+  sha.UpdateField(preprocessing);
+  return "sha256:" + ToHex(sha.Finish());
+}
+
+}  // namespace camserve

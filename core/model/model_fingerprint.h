@@ -1,0 +1,22 @@
+// ModelFingerprint: the version of a served model, as the SHA-256 of what
+// determines its answers: the TorchScript file's bytes and the sidecar's
+// preprocessing (input size, mean, std). Labels and the default layer are not
+// included: they change names, not heatmaps (the default layer is resolved
+// before anything is cached).
+//
+// Thread-safety: a free function.
+// Errors: NOT_FOUND when the model file cannot be read.
+// Cost: one read of the model file (ResNet-50: 100 MB, ~0.1 s).
+#pragma once
+
+#include <string>
+
+#include "core/model/model_sidecar.h"
+#include "core/util/status.h"
+
+namespace camserve {
+
+// "sha256:" followed by 64 hex digits.
+StatusOr<std::string> ModelFingerprint(const std::string& model_path, const ModelSidecar& sidecar);
+
+}  // namespace camserve

@@ -1,0 +1,119 @@
+#include "core/serving/model_runner.h"
+
+#include <utility>
+
+namespace camserve {
+
+// A queued job and its reply path.
+class ModelRunner::Task : public BatchTask {
+ public:
+  Task(ExplainJob job, ExplainDone done, const Clock* clock)
+      : job_(std::move(job)), done_(std::move(done)), clock_(clock) {}
+
+  void FinishEarly(const Status& status) override { Finish(status, QueuedSoFar()); }
+  bool IsCancelled() const override { return job_.is_cancelled && job_.is_cancelled(); }
+
+  void Finish(StatusOr<ExplainOutcome> outcome, int64_t queue_us) { done_(std::move(outcome), queue_us); }
+  // Time since Submit queued the task (0 if it never was).
+  int64_t QueuedSoFar() const { return enqueued_us > 0 ? clock_->NowMicros() - enqueued_us : 0; }
+  const ExplainJob& job() const { return job_; }
+
+ private:
+  ExplainJob job_;
+  ExplainDone done_;
+  const Clock* clock_;
+};
+
+namespace {
+
+std::string GroupKey(const ExplainJob& job, const std::string& layer) {
+  std::string key = std::string(CamMethodName(job.method)) + "|" + layer + "|";
+  for (int64_t side : job.input.shape) key += std::to_string(side) + "x";
+  return key;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(std::unique_ptr<ExplainBackend> backend,
+                                                           const Options& options, std::shared_ptr<Clock> clock) {
+  if (backend == nullptr) return InvalidArgumentError("ModelRunner needs a backend");
+  std::unique_ptr<ModelRunner> runner(new ModelRunner(std::move(backend), options, clock));
+  StatusOr<std::unique_ptr<DynamicBatcher>> batcher = DynamicBatcher::Create(
+      options.batcher, [raw = runner.get()](DynamicBatcher::Batch batch) { raw->RunBatch(std::move(batch)); },
+      clock);
+  if (!batcher.ok()) return batcher.status();
+  runner->batcher_ = std::move(batcher).value();
+  return runner;
+}
+
+ModelRunner::ModelRunner(std::unique_ptr<ExplainBackend> backend, const Options& options,
+                         std::shared_ptr<Clock> clock)
+    : backend_(std::move(backend)), options_(options), clock_(std::move(clock)) {
+  for (std::string& layer : backend_->UsableLayers()) usable_layers_.insert(std::move(layer));
+}
+
+ModelRunner::~ModelRunner() {
+  if (batcher_) batcher_->Shutdown();
+}
+
+void ModelRunner::Shutdown(int64_t drain_timeout_us) { batcher_->Shutdown(drain_timeout_us); }
+
+Status ModelRunner::CheckJob(const ExplainJob& job) const {
+  const ModelInfo& model = backend_->info();
+  if (!job.target_layer.empty() && usable_layers_.count(job.target_layer) == 0) {
+    std::string layers;
+    for (const std::string& layer : usable_layers_) layers += (layers.empty() ? "" : ", ") + layer;
+    return InvalidArgumentError("model '" + model.name + "' has no usable target layer '" + job.target_layer +
+                                "'; usable layers: " + layers);
+  }
+  if (job.target_class && (*job.target_class < 0 || *job.target_class >= model.num_classes)) {
+    return InvalidArgumentError("target_class " + std::to_string(*job.target_class) + " is out of range for model '" +
+                                model.name + "' with " + std::to_string(model.num_classes) + " classes");
+  }
+  if (job.top_k < 0) return InvalidArgumentError("top_k must be >= 0; was " + std::to_string(job.top_k));
+  return Status::Ok();
+}
+
+void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
+  Status valid = CheckJob(job);
+  if (!valid.ok()) return done(valid, 0);
+  const std::string& layer = job.target_layer.empty() ? backend_->info().default_layer : job.target_layer;
+  const std::string key = GroupKey(job, layer);
+  const int priority = job.priority;
+  const int64_t deadline_us = job.deadline_us;
+  auto task = std::make_unique<Task>(std::move(job), std::move(done), clock_.get());
+  task->group_key = key;
+  task->priority = priority;
+  task->deadline_us = deadline_us;
+  std::unique_ptr<BatchTask> queued = std::move(task);
+  Status submitted = batcher_->Submit(queued);
+  if (!submitted.ok()) static_cast<Task*>(queued.get())->Finish(submitted, 0);
+}
+
+void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
+  const int64_t start_us = clock_->NowMicros();
+  std::vector<Task*> tasks;
+  std::vector<ExplainItem> items;
+  for (const auto& queued : batch) {
+    Task* task = static_cast<Task*>(queued.get());
+    tasks.push_back(task);
+    const ExplainJob& job = task->job();
+    items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution});
+  }
+  const ExplainJob& first = tasks.front()->job();
+  StatusOr<BatchResult> result = backend_->Explain(ExplainBatchSpec{first.method, first.target_layer}, items);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const int64_t queue_us = start_us - tasks[i]->enqueued_us;
+    if (!result.ok()) {
+      tasks[i]->Finish(result.status(), queue_us);
+      continue;
+    }
+    ExplainOutcome outcome;
+    outcome.result = std::move(result->items[i]);
+    outcome.engine_timings = result->timings;
+    outcome.batch_size = static_cast<int>(tasks.size());
+    tasks[i]->Finish(std::move(outcome), queue_us);
+  }
+}
+
+}  // namespace camserve

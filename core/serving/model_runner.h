@@ -1,0 +1,105 @@
+// ModelRunner: serves explanations of one model. It owns the model's engine
+// (an ExplainBackend) and its DynamicBatcher, and turns single requests
+// (ExplainJob) into batches: jobs with the same method, target layer and input
+// shape share one forward and one backward pass; targets, top-k and output
+// resolution may differ within a batch.
+//
+// Checks that would otherwise fail a whole batch (unknown layer, class out of
+// range) are made per job in Submit, before queueing.
+//
+// Thread-safety: Submit, Shutdown and the accessors may be called from any
+// thread. `done` callbacks run on a batcher worker thread, or inline in Submit
+// when the job is refused at once; each is called exactly once and must not
+// block for long (the next batch waits).
+// Ownership: the runner owns the backend and the batcher.
+// Errors (through `done`): INVALID_ARGUMENT (layer, class, input), UNAVAILABLE
+// (queue full, shutting down), DEADLINE_EXCEEDED / CANCELLED (expired or
+// cancelled while queued, never computed), or what the engine returns.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "core/batching/clock.h"
+#include "core/batching/dynamic_batcher.h"
+#include "core/engine/explain_backend.h"
+#include "core/util/status.h"
+
+namespace camserve {
+
+// One request, preprocessed, as the runner sees it.
+struct ExplainJob {
+  CamMethodKind method = CamMethodKind::kGradCam;
+  // Empty: the model's default layer.
+  std::string target_layer;
+  // Unset: the top-1 prediction.
+  std::optional<int> target_class;
+  int top_k = 5;
+  HeatmapResolution resolution = HeatmapResolution::kInput;
+  PreparedInput input;
+  // 0 is the most urgent.
+  int priority = 0;
+  // Runner clock time after which the job is DEADLINE_EXCEEDED if still queued.
+  int64_t deadline_us = std::numeric_limits<int64_t>::max();
+  // Polled while queued; true once the client gave up. May be empty.
+  std::function<bool()> is_cancelled;
+};
+
+struct ExplainOutcome {
+  ExplainResult result;
+  EngineStageTimings engine_timings;
+  // Jobs in the batch this one ran in.
+  int batch_size = 0;
+};
+
+// The outcome, or why there is none, and the time the job spent queued
+// (from Submit until its batch started, or until it was finished early).
+using ExplainDone = std::function<void(StatusOr<ExplainOutcome> outcome, int64_t queue_us)>;
+
+class ModelRunner {
+ public:
+  struct Options {
+    DynamicBatcher::Options batcher;
+    // The model's version string, reported to clients (ModelFingerprint).
+    std::string version;
+  };
+
+  // REQUIRES: backend is not null.
+  static StatusOr<std::unique_ptr<ModelRunner>> Create(std::unique_ptr<ExplainBackend> backend,
+                                                       const Options& options, std::shared_ptr<Clock> clock);
+  // Shuts down with the default drain.
+  ~ModelRunner();
+
+  // Queues `job`; `done` is called exactly once.
+  void Submit(ExplainJob job, ExplainDone done);
+
+  // Stops accepting and finishes the queue, waiting at most drain_timeout_us.
+  void Shutdown(int64_t drain_timeout_us);
+
+  const ModelInfo& info() const { return backend_->info(); }
+  const std::string& version() const { return options_.version; }
+  const Preprocessor& preprocessor() const { return backend_->preprocessor(); }
+  // Sorted usable target layers (computed once at Create).
+  const std::set<std::string>& usable_layers() const { return usable_layers_; }
+  Clock& clock() const { return *clock_; }
+  int QueueDepth() const { return batcher_->QueueDepth(); }
+  bool IsAccepting() const { return batcher_->IsAccepting(); }
+
+  // -- implementation details follow ---------------------------------------
+ private:
+  class Task;
+  ModelRunner(std::unique_ptr<ExplainBackend> backend, const Options& options, std::shared_ptr<Clock> clock);
+  Status CheckJob(const ExplainJob& job) const;
+  void RunBatch(DynamicBatcher::Batch batch);
+
+  std::unique_ptr<ExplainBackend> backend_;
+  const Options options_;
+  std::shared_ptr<Clock> clock_;
+  std::set<std::string> usable_layers_;
+  std::unique_ptr<DynamicBatcher> batcher_;
+};
+
+}  // namespace camserve

@@ -1,0 +1,63 @@
+// ExplainerService: the camserve.v1.Explainer gRPC service (callback API).
+//
+// An Explain call is checked and preprocessed (image decoding, resizing) on
+// the gRPC thread that received it, then queued on its model's ModelRunner;
+// the RPC thread returns at once and never waits for the model. The reply is
+// encoded and sent from the batcher's worker thread when the batch is done.
+// ExplainStream does the same per message, with several requests in flight
+// per stream; responses go out in completion order, a failed request is a
+// response with `error` set.
+//
+// Deadlines and cancellation reach the batcher: a request whose deadline
+// passes or whose client cancels while queued is finished DEADLINE_EXCEEDED or
+// CANCELLED and never computed.
+//
+// Every finished request writes one access-log line (core/logging).
+//
+// Thread-safety: gRPC calls the handlers concurrently; the service holds no
+// mutable state of its own.
+// Ownership: the registry is borrowed and must outlive the gRPC server.
+#pragma once
+
+#include <functional>
+
+#include "camserve/v1/explainer.grpc.pb.h"
+#include "core/serving/model_registry.h"
+
+namespace camserve {
+
+class ExplainerService final : public v1::Explainer::CallbackService {
+ public:
+  struct Options {
+    // top_k used when a request leaves it 0. Default: 5.
+    int default_top_k = 5;
+  };
+
+  ExplainerService(ModelRegistry* registry, const Options& options);
+
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
+                                    v1::ExplainResponse* response) override;
+  grpc::ServerBidiReactor<v1::ExplainRequest, v1::ExplainResponse>* ExplainStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
+                                         const v1::GetModelInfoRequest* request,
+                                         v1::GetModelInfoResponse* response) override;
+  grpc::ServerUnaryReactor* GetCacheStats(grpc::CallbackServerContext* context,
+                                          const v1::GetCacheStatsRequest* request,
+                                          v1::GetCacheStatsResponse* response) override;
+  grpc::ServerUnaryReactor* ClearCache(grpc::CallbackServerContext* context, const v1::ClearCacheRequest* request,
+                                       v1::ClearCacheResponse* response) override;
+
+  // Starts one explanation. `request` is read only during the call; `done`
+  // is called exactly once (possibly inline), after `response` is filled when
+  // the status is OK.
+  // REQUIRES: context and response outlive the call of `done`.
+  void StartExplain(grpc::CallbackServerContext* context, const v1::ExplainRequest& request,
+                    v1::ExplainResponse* response, const char* rpc, std::function<void(const Status&)> done);
+
+ private:
+  ModelRegistry* registry_;
+  const Options options_;
+};
+
+}  // namespace camserve
