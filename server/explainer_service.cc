@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include <spdlog/spdlog.h>
+
 #include "core/logging/logging.h"
 #include "core/serving/heatmap_encoding.h"
 #include "server/grpc_status.h"
@@ -208,6 +210,7 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   pending->model_version = (*runner)->version();
   StatusOr<ExplainJob> job = BuildJob(context, request, **runner, options_.default_top_k, pending.get());
   if (!job.ok()) return Complete(*pending, job.status(), 0);
+  spdlog::debug("queueing request_id={} on model {}", pending->request_id, pending->model_name);
   (*runner)->Submit(std::move(job).value(), [pending](StatusOr<ExplainOutcome> outcome, int64_t queue_us) {
     Complete(*pending, std::move(outcome), queue_us);
   });

@@ -1,0 +1,441 @@
+// Integration tests of the real camserve binary over loopback gRPC: parity
+// with the engine, batching of concurrent mixed requests, deadlines,
+// cancellation, queue limits, health, reflection, streams, JSON logs and the
+// SIGTERM drain.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "camserve/v1/explainer.grpc.pb.h"
+#include "client/common/grpc_channel.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/core/engine/engine_test_util.h"
+#include "tests/server/server_process.h"
+
+namespace camserve {
+namespace {
+
+using testing::MakeEngine;
+using testing::ModelDir;
+using testing::ReadBytes;
+
+std::string DigitsModel() { return ModelDir() + "/digits_cnn.pt"; }
+
+// The first `count` held-out digit PNGs, sorted by name.
+std::vector<std::string> DigitImages(size_t count) {
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(ModelDir() + "/digits_holdout")) {
+    if (entry.path().extension() == ".png") paths.push_back(entry.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  REQUIRE(paths.size() >= count);
+  paths.resize(count);
+  return paths;
+}
+
+void StartServer(ServerProcess& server, std::vector<std::string> extra_args) {
+  std::vector<std::string> args = {"--model", DigitsModel()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  Status started = server.Start({args, {}, 120000});
+  INFO(started.ToString());
+  REQUIRE(started.ok());
+}
+
+std::unique_ptr<v1::Explainer::Stub> Connect(const ServerProcess& server) {
+  return v1::Explainer::NewStub(MakeExplainerChannel(server.address()));
+}
+
+std::vector<float> Floats(const v1::Heatmap& heatmap) {
+  REQUIRE(heatmap.encoding() == v1::HEATMAP_ENCODING_FLOAT32);
+  REQUIRE(heatmap.data().size() == static_cast<size_t>(heatmap.width()) * heatmap.height() * 4);
+  std::vector<float> values(heatmap.data().size() / 4);
+  std::memcpy(values.data(), heatmap.data().data(), heatmap.data().size());
+  return values;
+}
+
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+  return worst;
+}
+
+v1::ExplainRequest ImageRequest(const std::string& id, const std::string& image_bytes) {
+  v1::ExplainRequest request;
+  request.set_request_id(id);
+  request.set_image(image_bytes);
+  return request;
+}
+
+grpc::Status Call(v1::Explainer::Stub& stub, const v1::ExplainRequest& request, v1::ExplainResponse* response,
+                  int deadline_ms = 60000) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  return stub.Explain(&context, request, response);
+}
+
+// The access-log line of `request_id`.
+std::string AccessLine(const ServerProcess& server, const std::string& request_id) {
+  const std::string needle = "request_id=\"" + request_id + "\"";
+  StatusOr<std::string> line = server.WaitForLogLine(
+      [&](const std::string& l) { return l.find(" access ") != std::string::npos && l.find(needle) != std::string::npos; },
+      30000);
+  INFO(line.status().ToString());
+  REQUIRE(line.ok());
+  return *line;
+}
+
+TEST_CASE("heatmaps over gRPC equal the engine's for every method and resolution", "[server]") {
+  ServerProcess server;
+  StartServer(server, {});
+  auto stub = Connect(server);
+  std::unique_ptr<ExplainerEngine> engine = MakeEngine(DigitsModel());
+  const std::vector<std::string> images = DigitImages(3);
+  for (CamMethodKind method : AllCamMethods()) {
+    for (const std::string& path : images) {
+      for (auto [wire, local] : {std::pair{v1::HEATMAP_RESOLUTION_INPUT, HeatmapResolution::kInput},
+                                 std::pair{v1::HEATMAP_RESOLUTION_FEATURE, HeatmapResolution::kFeature}}) {
+        const std::string bytes = ReadBytes(path);
+        v1::ExplainRequest request = ImageRequest(path, bytes);
+        request.set_method(CamMethodName(method));
+        request.set_resolution(wire);
+        request.set_top_k(3);
+        v1::ExplainResponse response;
+        grpc::Status status = Call(*stub, request, &response);
+        INFO(CamMethodName(method) << " " << path << ": " << status.error_message());
+        REQUIRE(status.ok());
+
+        StatusOr<PreparedInput> input = engine->preprocessor().FromEncodedImage(bytes);
+        REQUIRE(input.ok());
+        StatusOr<BatchResult> expected =
+            engine->Explain(ExplainBatchSpec{method, ""}, {ExplainItem{&*input, std::nullopt, 3, local}});
+        REQUIRE(expected.ok());
+        const ExplainResult& want = expected->items[0];
+        CHECK(response.request_id() == path);
+        CHECK(response.heatmap().width() == want.heatmap.width_px);
+        CHECK(response.heatmap().height() == want.heatmap.height_px);
+        CHECK(MaxAbsDiff(Floats(response.heatmap()), want.heatmap.values) <= 1e-5);
+        CHECK(response.target_class() == want.target.class_index);
+        CHECK(response.target_label() == want.target.label);
+        CHECK(response.target_probability() == Approx(want.target.probability).margin(1e-6));
+        REQUIRE(response.top_k_size() == 3);
+        for (int k = 0; k < 3; ++k) CHECK(response.top_k(k).class_index() == want.top_k[k].class_index);
+        CHECK(response.model() == "digits_cnn");
+        CHECK(response.model_version().rfind("sha256:", 0) == 0);
+        CHECK(response.batch_size() == 1);
+        CHECK_FALSE(response.cache_hit());
+        CHECK(response.timings().total_us() >= response.timings().forward_us());
+      }
+    }
+  }
+}
+
+TEST_CASE("32 concurrent mixed requests each return what the same request returns alone", "[server]") {
+  ServerProcess server;
+  // A generous delay so concurrent requests really share batches.
+  StartServer(server, {"--batcher-max-queue-delay-us", "50000", "--batcher-max-batch-size", "8"});
+  auto stub = Connect(server);
+  const std::vector<std::string> images = DigitImages(8);
+  std::vector<v1::ExplainRequest> requests;
+  for (int i = 0; i < 32; ++i) {
+    v1::ExplainRequest request = ImageRequest("r" + std::to_string(i), ReadBytes(images[i % 8]));
+    if (i % 4 == 1) request.set_target_class(i % 10);
+    if (i % 4 == 2) request.set_resolution(v1::HEATMAP_RESOLUTION_FEATURE);
+    request.set_top_k(1 + i % 5);
+    requests.push_back(request);
+  }
+  std::vector<v1::ExplainResponse> alone(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) REQUIRE(Call(*stub, requests[i], &alone[i]).ok());
+
+  std::vector<v1::ExplainResponse> together(requests.size());
+  std::vector<std::future<grpc::Status>> calls;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] { return Call(*stub, requests[i], &together[i]); }));
+  }
+  int largest_batch = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    grpc::Status status = calls[i].get();
+    INFO("request " << i << ": " << status.error_message());
+    REQUIRE(status.ok());
+    CHECK(together[i].request_id() == requests[i].request_id());
+    CHECK(together[i].target_class() == alone[i].target_class());
+    CHECK(together[i].heatmap().width() == alone[i].heatmap().width());
+    CHECK(MaxAbsDiff(Floats(together[i].heatmap()), Floats(alone[i].heatmap())) <= 1e-5);
+    REQUIRE(together[i].top_k_size() == alone[i].top_k_size());
+    for (int k = 0; k < alone[i].top_k_size(); ++k) {
+      CHECK(together[i].top_k(k).class_index() == alone[i].top_k(k).class_index());
+    }
+    largest_batch = std::max(largest_batch, together[i].batch_size());
+  }
+  CHECK(largest_batch > 1);
+  CHECK(largest_batch <= 8);
+}
+
+TEST_CASE("deadline, cancellation and a full queue behave as specified over the wire", "[server]") {
+  ServerProcess server;
+  // Requests wait 3 s for company, so they are still queued when the deadline
+  // passes or the client cancels.
+  StartServer(server, {"--batcher-max-queue-delay-us", "3000000", "--batcher-max-batch-size", "64",
+                       "--batcher-max-queue-size", "2", "--logging-level", "debug"});
+  auto stub = Connect(server);
+  const std::string image = ReadBytes(DigitImages(1)[0]);
+
+  SECTION("a request whose deadline passes while queued is DEADLINE_EXCEEDED and never computed") {
+    v1::ExplainResponse response;
+    grpc::Status status = Call(*stub, ImageRequest("late", image), &response, 300);
+    CHECK(status.error_code() == grpc::DEADLINE_EXCEEDED);
+    const std::string line = AccessLine(server, "late");
+    CHECK(line.find("status=DEADLINE_EXCEEDED") != std::string::npos);
+    CHECK(line.find("batch_size=0") != std::string::npos);
+  }
+  SECTION("a request the client cancels while queued is CANCELLED and never computed") {
+    grpc::ClientContext context;
+    v1::ExplainResponse response;
+    auto call = std::async(std::launch::async,
+                           [&] { return stub->Explain(&context, ImageRequest("gave-up", image), &response); });
+    REQUIRE(server.WaitForLogLine([](const std::string& l) { return l.find("queueing request_id=gave-up") != std::string::npos; },
+                                  30000)
+                .ok());
+    context.TryCancel();
+    CHECK(call.get().error_code() == grpc::CANCELLED);
+    const std::string line = AccessLine(server, "gave-up");
+    CHECK(line.find("status=CANCELLED") != std::string::npos);
+    CHECK(line.find("batch_size=0") != std::string::npos);
+  }
+  SECTION("a full queue answers UNAVAILABLE at once; the queued requests still complete") {
+    std::vector<v1::ExplainResponse> responses(2);
+    std::vector<std::future<grpc::Status>> queued;
+    for (int i = 0; i < 2; ++i) {
+      const std::string id = "queued" + std::to_string(i);
+      queued.push_back(std::async(std::launch::async, [&, i, id] {
+        return Call(*stub, ImageRequest(id, image), &responses[i]);
+      }));
+      REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; },
+                                    30000)
+                  .ok());
+    }
+    v1::ExplainResponse rejected;
+    grpc::Status status = Call(*stub, ImageRequest("third", image), &rejected);
+    CHECK(status.error_code() == grpc::UNAVAILABLE);
+    CHECK_THAT(status.error_message(), Catch::Contains("exceeds maximum queue size (2)"));
+    for (int i = 0; i < 2; ++i) {
+      CHECK(queued[i].get().ok());
+      CHECK(responses[i].batch_size() == 2);
+    }
+  }
+}
+
+TEST_CASE("bad requests get clear statuses and the server keeps serving", "[server]") {
+  ServerProcess server;
+  StartServer(server, {"--limits-max-receive-message-bytes", "100000"});
+  auto stub = Connect(server);
+  const std::string image = ReadBytes(DigitImages(1)[0]);
+  struct Case {
+    std::string name;
+    v1::ExplainRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"garbage image", ImageRequest("g", "not an image"), grpc::INVALID_ARGUMENT, "not a JPEG or PNG"});
+  cases.push_back({"no input", v1::ExplainRequest(), grpc::INVALID_ARGUMENT, "has no input"});
+  v1::ExplainRequest method = ImageRequest("m", image);
+  method.set_method("smoothgrad");
+  cases.push_back({"unknown method", method, grpc::INVALID_ARGUMENT, "smoothgrad"});
+  v1::ExplainRequest layer = ImageRequest("l", image);
+  layer.set_target_layer("block9");
+  cases.push_back({"unknown layer", layer, grpc::INVALID_ARGUMENT, "usable layers: block1"});
+  v1::ExplainRequest target = ImageRequest("c", image);
+  target.set_target_class(10);
+  cases.push_back({"class out of range", target, grpc::INVALID_ARGUMENT, "out of range"});
+  v1::ExplainRequest model = ImageRequest("n", image);
+  model.set_model("resnet1000");
+  cases.push_back({"unknown model", model, grpc::NOT_FOUND, "served models: digits_cnn"});
+  v1::ExplainRequest priority = ImageRequest("p", image);
+  priority.set_priority(7);
+  cases.push_back({"priority out of range", priority, grpc::INVALID_ARGUMENT, "priority must be in [0, 1]"});
+  v1::ExplainRequest tensor;
+  tensor.mutable_tensor()->add_shape(3);
+  tensor.mutable_tensor()->add_shape(32);
+  tensor.mutable_tensor()->add_shape(32);
+  tensor.mutable_tensor()->set_data(std::string(100, '\0'));
+  cases.push_back({"tensor bytes do not match the shape", tensor, grpc::INVALID_ARGUMENT, "3072"});
+  v1::ExplainRequest overlay = tensor;
+  overlay.mutable_tensor()->set_data(std::string(3 * 32 * 32 * 4, '\0'));
+  overlay.set_encoding(v1::HEATMAP_ENCODING_PNG_OVERLAY);
+  cases.push_back({"overlay without an image", overlay, grpc::INVALID_ARGUMENT, "PNG_OVERLAY needs an image"});
+  cases.push_back({"message over the receive limit", ImageRequest("big", std::string(200000, 'x')),
+                   grpc::RESOURCE_EXHAUSTED, ""});
+  for (const Case& c : cases) {
+    v1::ExplainResponse response;
+    grpc::Status status = Call(*stub, c.request, &response);
+    INFO(c.name << ": " << status.error_code() << " " << status.error_message());
+    CHECK(status.error_code() == c.code);
+    CHECK_THAT(status.error_message(), Catch::Contains(c.message));
+  }
+  v1::ExplainResponse response;
+  CHECK(Call(*stub, ImageRequest("after", image), &response).ok());
+  CHECK(response.heatmap().width() == 32);
+
+  SECTION("a raw tensor is explained like the image it came from") {
+    std::unique_ptr<ExplainerEngine> engine = MakeEngine(DigitsModel());
+    StatusOr<PreparedInput> input = engine->preprocessor().FromEncodedImage(image);
+    REQUIRE(input.ok());
+    v1::ExplainRequest raw;
+    for (int64_t side : input->shape) raw.mutable_tensor()->add_shape(side);
+    raw.mutable_tensor()->set_data(std::string(reinterpret_cast<const char*>(input->data.data()),
+                                               input->data.size() * sizeof(float)));
+    v1::ExplainResponse from_tensor;
+    REQUIRE(Call(*stub, raw, &from_tensor).ok());
+    CHECK(MaxAbsDiff(Floats(from_tensor.heatmap()), Floats(response.heatmap())) <= 1e-6);
+  }
+  SECTION("encodings: UINT8 rounds the floats, PNGs are PNGs") {
+    v1::ExplainRequest as_uint8 = ImageRequest("u8", image);
+    as_uint8.set_encoding(v1::HEATMAP_ENCODING_UINT8);
+    v1::ExplainResponse quantised;
+    REQUIRE(Call(*stub, as_uint8, &quantised).ok());
+    const std::vector<float> floats = Floats(response.heatmap());
+    REQUIRE(quantised.heatmap().data().size() == floats.size());
+    for (size_t i = 0; i < floats.size(); ++i) {
+      CHECK(static_cast<uint8_t>(quantised.heatmap().data()[i]) == std::lround(255 * floats[i]));
+    }
+    for (auto encoding : {v1::HEATMAP_ENCODING_PNG_HEATMAP, v1::HEATMAP_ENCODING_PNG_OVERLAY}) {
+      v1::ExplainRequest as_png = ImageRequest("png", image);
+      as_png.set_encoding(encoding);
+      as_png.set_resolution(v1::HEATMAP_RESOLUTION_ORIGINAL);
+      v1::ExplainResponse png;
+      REQUIRE(Call(*stub, as_png, &png).ok());
+      StatusOr<DecodedImage> decoded = DecodeImage(png.heatmap().data());
+      REQUIRE(decoded.ok());
+      CHECK(decoded->width == png.heatmap().width());
+      CHECK(decoded->height == png.heatmap().height());
+    }
+  }
+}
+
+TEST_CASE("health says SERVING and reflection lists the service", "[server]") {
+  ServerProcess server;
+  StartServer(server, {});
+  std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(server.address());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const std::string service : {"", "camserve.v1.Explainer"}) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    REQUIRE(health->Check(&context, request, &response).ok());
+    CHECK(response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = reflection->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  REQUIRE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  REQUIRE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& service : response.list_services_response().service()) services.push_back(service.name());
+  CHECK_THAT(services, Catch::VectorContains(std::string("camserve.v1.Explainer")));
+  CHECK_THAT(services, Catch::VectorContains(std::string("grpc.health.v1.Health")));
+  CHECK(stream->Finish().ok());
+
+  v1::GetModelInfoResponse info;
+  grpc::ClientContext info_context;
+  REQUIRE(Connect(server)->GetModelInfo(&info_context, v1::GetModelInfoRequest(), &info).ok());
+  REQUIRE(info.models_size() == 1);
+  CHECK(info.models(0).name() == "digits_cnn");
+  CHECK(info.models(0).is_default());
+  CHECK(info.models(0).default_layer() == "block3");
+  CHECK(info.models(0).num_classes() == 10);
+  CHECK(info.models(0).methods_size() == 6);
+  CHECK_THAT(std::vector<std::string>(info.models(0).target_layers().begin(), info.models(0).target_layers().end()),
+             Catch::VectorContains(std::string("block2")));
+}
+
+TEST_CASE("ExplainStream answers every request by id, failures included", "[server]") {
+  ServerProcess server;
+  StartServer(server, {"--logging-format", "json"});
+  auto stub = Connect(server);
+  const std::vector<std::string> images = DigitImages(6);
+  grpc::ClientContext context;
+  auto stream = stub->ExplainStream(&context);
+  std::map<std::string, v1::ExplainRequest> sent;
+  for (int i = 0; i < 6; ++i) {
+    v1::ExplainRequest request = ImageRequest("s" + std::to_string(i), ReadBytes(images[i]));
+    if (i == 3) request.set_image("broken");
+    sent[request.request_id()] = request;
+    REQUIRE(stream->Write(request));
+  }
+  stream->WritesDone();
+  std::map<std::string, v1::ExplainResponse> received;
+  for (v1::ExplainResponse response; stream->Read(&response);) received[response.request_id()] = response;
+  REQUIRE(stream->Finish().ok());
+  REQUIRE(received.size() == 6);
+  for (const auto& [id, request] : sent) {
+    const v1::ExplainResponse& response = received.at(id);
+    if (id == "s3") {
+      CHECK(response.error().code() == grpc::INVALID_ARGUMENT);
+      CHECK_THAT(response.error().message(), Catch::Contains("not a JPEG or PNG"));
+      continue;
+    }
+    CHECK(response.error().code() == 0);
+    v1::ExplainResponse alone;
+    REQUIRE(Call(*stub, request, &alone).ok());
+    CHECK(MaxAbsDiff(Floats(response.heatmap()), Floats(alone.heatmap())) <= 1e-5);
+  }
+  // JSON logs: every line is one object; access lines carry fields.
+  StatusOr<std::string> access = server.WaitForLogLine(
+      [](const std::string& l) { return l.find("\"request_id\":\"s3\"") != std::string::npos; }, 30000);
+  REQUIRE(access.ok());
+  CHECK(access->front() == '{');
+  CHECK(access->back() == '}');
+  CHECK_THAT(*access, Catch::Contains("\"rpc\":\"ExplainStream\"") && Catch::Contains("\"status\":\"INVALID_ARGUMENT\"") &&
+                          Catch::Contains("\"logger\":\"access\""));
+  for (const std::string& line : server.LogLines()) {
+    INFO(line);
+    CHECK(line.front() == '{');
+  }
+}
+
+TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[server]") {
+  ServerProcess server;
+  // Requests wait up to 1 s for company, in batches of at most 4, so most of
+  // them are still queued when the signal arrives.
+  StartServer(server, {"--batcher-max-queue-delay-us", "1000000", "--batcher-max-batch-size", "4",
+                       "--logging-level", "debug"});
+  auto stub = Connect(server);
+  const std::vector<std::string> images = DigitImages(8);
+  std::vector<v1::ExplainResponse> responses(8);
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < 8; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      return Call(*stub, ImageRequest("drain" + std::to_string(i), ReadBytes(images[i])), &responses[i]);
+    }));
+  }
+  for (int i = 0; i < 8; ++i) {
+    const std::string needle = "queueing request_id=drain" + std::to_string(i);
+    REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find(needle) != std::string::npos; }, 30000).ok());
+  }
+  StatusOr<int> exit_code = server.Stop(SIGTERM, 60000);
+  REQUIRE(exit_code.ok());
+  CHECK(*exit_code == 0);
+  for (int i = 0; i < 8; ++i) {
+    grpc::Status status = calls[i].get();
+    INFO("request " << i << ": " << status.error_message());
+    CHECK(status.ok());
+    CHECK(responses[i].heatmap().width() == 32);
+  }
+  CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("drained in") != std::string::npos; }, 1000).ok());
+}
+
+}  // namespace
+}  // namespace camserve
