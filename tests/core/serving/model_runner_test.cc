@@ -1,0 +1,231 @@
+// ModelRunner with a fake engine (no LibTorch): batching by method, layer and
+// shape; per-job checks before queueing; results routed to the right job.
+#include "core/serving/model_runner.h"
+
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+namespace camserve {
+namespace {
+
+ModelSidecar FakeSidecar() {
+  ModelSidecar sidecar;
+  sidecar.name = "fake";
+  sidecar.input_height_px = 4;
+  sidecar.input_width_px = 4;
+  sidecar.default_layer = "layer4";
+  return sidecar;
+}
+
+// Heatmap values = the input's first value; target = the requested class or
+// 0. Can hold batches until released, to let a queue build up.
+class FakeBackend : public ExplainBackend {
+ public:
+  FakeBackend() : preprocessor_(FakeSidecar(), DecodeOptions{}, TensorLimits{}) {
+    info_.name = "fake";
+    info_.num_classes = 10;
+    info_.default_layer = "layer4";
+  }
+  const ModelInfo& info() const override { return info_; }
+  const Preprocessor& preprocessor() const override { return preprocessor_; }
+  std::vector<std::string> UsableLayers() override { return {"layer3", "layer4"}; }
+
+  StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    batches_.push_back({spec.method, spec.target_layer, items.size()});
+    released_cv_.wait(lock, [&] { return released_; });
+    if (!fail_with_.ok()) return fail_with_;
+    BatchResult result;
+    for (const ExplainItem& item : items) {
+      ExplainResult one;
+      one.heatmap.width_px = 1;
+      one.heatmap.height_px = 1;
+      one.heatmap.values = {item.input->data[0]};
+      one.target.class_index = item.target_class.value_or(0);
+      result.items.push_back(one);
+    }
+    result.timings.forward_us = 7;
+    return result;
+  }
+
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = false;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
+  }
+  void FailWith(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_with_ = std::move(status);
+  }
+  struct SeenBatch {
+    CamMethodKind method;
+    std::string layer;
+    size_t size;
+  };
+  std::vector<SeenBatch> batches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+
+ private:
+  ModelInfo info_;
+  Preprocessor preprocessor_;
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = true;
+  Status fail_with_;
+  std::vector<SeenBatch> batches_;
+};
+
+ExplainJob Job(float marker, std::optional<int> target = std::nullopt, int side = 4) {
+  ExplainJob job;
+  job.input.shape = {3, side, side};
+  job.input.data.assign(static_cast<size_t>(3 * side * side), marker);
+  job.target_class = target;
+  return job;
+}
+
+// Collects what `done` callbacks deliver.
+struct Replies {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<Status, ExplainOutcome>> all;
+
+  ExplainDone Callback(int index) {
+    return [this, index](StatusOr<ExplainOutcome> outcome, int64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (all.size() <= static_cast<size_t>(index)) all.resize(index + 1);
+      all[index] = {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome{}};
+      ++count;
+      cv.notify_all();
+    };
+  }
+  void WaitFor(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return count >= n; });
+  }
+  int count = 0;
+};
+
+struct Fixture {
+  explicit Fixture(DynamicBatcher::Options options = {}) {
+    auto owned = std::make_unique<FakeBackend>();
+    backend = owned.get();
+    options.max_queue_delay_us = 0;
+    StatusOr<std::unique_ptr<ModelRunner>> created =
+        ModelRunner::Create(std::move(owned), ModelRunner::Options{options, "v1"}, std::make_shared<FakeClock>());
+    REQUIRE(created.ok());
+    runner = std::move(created).value();
+  }
+  FakeBackend* backend;
+  std::unique_ptr<ModelRunner> runner;
+};
+
+TEST_CASE("jobs with different targets share a batch and get their own results") {
+  Fixture f;
+  Replies replies;
+  f.backend->Hold();
+  f.runner->Submit(Job(0.5f), replies.Callback(0));  // occupies the worker
+  while (f.backend->batches().empty()) std::this_thread::yield();
+  for (int i = 1; i <= 4; ++i) f.runner->Submit(Job(static_cast<float>(i), i), replies.Callback(i));
+  f.backend->Release();
+  replies.WaitFor(5);
+  const auto batches = f.backend->batches();
+  REQUIRE(batches.size() == 2);
+  CHECK(batches[0].size == 1);
+  CHECK(batches[1].size == 4);
+  for (int i = 1; i <= 4; ++i) {
+    REQUIRE(replies.all[i].first.ok());
+    CHECK(replies.all[i].second.result.heatmap.values[0] == static_cast<float>(i));
+    CHECK(replies.all[i].second.result.target.class_index == i);
+    CHECK(replies.all[i].second.batch_size == 4);
+    CHECK(replies.all[i].second.engine_timings.forward_us == 7);
+  }
+}
+
+TEST_CASE("method, layer and input shape split batches; an explicit default layer does not") {
+  Fixture f;
+  Replies replies;
+  f.backend->Hold();
+  f.runner->Submit(Job(0), replies.Callback(0));
+  while (f.backend->batches().empty()) std::this_thread::yield();
+  ExplainJob eigen = Job(1);
+  eigen.method = CamMethodKind::kEigenCam;
+  ExplainJob layer3 = Job(2);
+  layer3.target_layer = "layer3";
+  ExplainJob explicit_default = Job(3);
+  explicit_default.target_layer = "layer4";
+  f.runner->Submit(std::move(eigen), replies.Callback(1));
+  f.runner->Submit(std::move(layer3), replies.Callback(2));
+  f.runner->Submit(Job(4, std::nullopt, 8), replies.Callback(3));
+  f.runner->Submit(Job(5), replies.Callback(4));
+  f.runner->Submit(std::move(explicit_default), replies.Callback(5));
+  f.backend->Release();
+  replies.WaitFor(6);
+  std::vector<size_t> sizes;
+  for (const auto& batch : f.backend->batches()) sizes.push_back(batch.size);
+  std::sort(sizes.begin(), sizes.end());
+  CHECK(sizes == std::vector<size_t>{1, 1, 1, 1, 2});
+  for (int i = 0; i < 6; ++i) CHECK(replies.all[i].first.ok());
+}
+
+TEST_CASE("bad layers and classes are refused per job, before they can fail a batch") {
+  Fixture f;
+  Replies replies;
+  ExplainJob bad_layer = Job(1);
+  bad_layer.target_layer = "layer9";
+  f.runner->Submit(std::move(bad_layer), replies.Callback(0));
+  f.runner->Submit(Job(2, 10), replies.Callback(1));
+  f.runner->Submit(Job(3, -1), replies.Callback(2));
+  f.runner->Submit(Job(4, 9), replies.Callback(3));
+  replies.WaitFor(4);
+  CHECK(replies.all[0].first.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(replies.all[0].first.message(), Catch::Contains("usable layers: layer3, layer4"));
+  CHECK(replies.all[1].first.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(replies.all[1].first.message(), Catch::Contains("target_class 10 is out of range"));
+  CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
+  CHECK(replies.all[3].first.ok());
+  CHECK(f.backend->batches().size() == 1);
+}
+
+TEST_CASE("an engine error reaches every job of its batch") {
+  Fixture f;
+  Replies replies;
+  f.backend->FailWith(InternalError("device lost"));
+  f.runner->Submit(Job(1), replies.Callback(0));
+  replies.WaitFor(1);
+  CHECK(replies.all[0].first.code() == StatusCode::kInternal);
+  CHECK(replies.all[0].first.message() == "device lost");
+}
+
+TEST_CASE("a full queue and cancelled jobs end early without reaching the engine") {
+  DynamicBatcher::Options options;
+  options.max_queue_size = 1;
+  Fixture f(options);
+  Replies replies;
+  f.backend->Hold();
+  f.runner->Submit(Job(0), replies.Callback(0));
+  while (f.backend->batches().empty()) std::this_thread::yield();
+  ExplainJob cancelled = Job(1);
+  cancelled.is_cancelled = [] { return true; };
+  f.runner->Submit(std::move(cancelled), replies.Callback(1));
+  f.runner->Submit(Job(2), replies.Callback(2));
+  replies.WaitFor(1);
+  f.backend->Release();
+  replies.WaitFor(3);
+  CHECK(replies.all[1].first.code() == StatusCode::kCancelled);
+  CHECK(replies.all[2].first.code() == StatusCode::kUnavailable);
+  CHECK_THAT(replies.all[2].first.message(), Catch::Contains("exceeds maximum queue size (1)"));
+  CHECK(f.backend->batches().size() == 1);
+}
+
+}  // namespace
+}  // namespace camserve
