@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The run command: installs what is missing, builds, and explains a held-out
-# digit with the embedded default model (digits_cnn), writing heatmap.png and
-# overlay.png into build/. (Until the gRPC server lands, this is the demo.)
+# The run command: installs what is missing, builds, and starts the camserve
+# gRPC server on the embedded default model (digits_cnn) with the default
+# configuration, listening on 127.0.0.1:50051. Ctrl-C (SIGINT) or SIGTERM
+# drains and stops it. Extra arguments are camserve flags, e.g.
+#   scripts/run.sh --listen 127.0.0.1:6000 --logging-format json
+# Try it from another shell:
+#   build/client/cli/camserve-client --image build/models/digits_sample.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${CAMSERVE_BUILD_DIR:-build}
 bash scripts/build.sh
-"$BUILD_DIR/core/tools/camserve-explain" \
-  --model "$BUILD_DIR/models/digits_cnn.pt" \
-  --image "$BUILD_DIR/models/digits_sample.png" \
-  --out "$BUILD_DIR/heatmap.png" --overlay "$BUILD_DIR/overlay.png" "$@"
+exec "$BUILD_DIR/server/camserve" --model "$BUILD_DIR/models/digits_cnn.pt" "$@"
