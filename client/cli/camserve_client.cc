@@ -1,1 +1,333 @@
-int main() { return 0; }
+// camserve-client: explains images with a running camserve server.
+//
+//   camserve-client [--addr HOST:PORT] [request flags] [--out DIR]
+//                   [--concurrency N] [--deadline-ms MS] [--info]
+//                   IMAGE_OR_FOLDER...
+//
+// For every image (a folder stands for its .jpg/.jpeg/.png files, sorted) it
+// sends one Explain RPC asking for a FLOAT32 heatmap, by default at the
+// image's ORIGINAL resolution so that the overlay lines up with the image,
+// prints the explained class, the top-k classes, cache_hit and the server's
+// timings, and writes STEM.heatmap.png, STEM.overlay.png and STEM.npy into
+// --out (see client/cli/heatmap_files.h). Up to --concurrency requests are in
+// flight at once so that the server can batch them; a failed image is
+// reported and the others go on. --info prints GetModelInfo.
+//
+// Exit status: 0 when everything succeeded; 1 when the server cannot be
+// reached, an RPC failed or any image failed; 2 for a bad command line.
+// docs/client.md documents every flag and the output.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "camserve/v1/explainer.grpc.pb.h"
+#include "client/cli/command_line.h"
+#include "client/cli/float_heatmap.h"
+#include "client/cli/heatmap_files.h"
+#include "client/cli/image_inputs.h"
+#include "client/cli/progress_reporter.h"
+#include "client/common/grpc_channel.h"
+#include "client/common/request_flags.h"
+#include "core/image/image_decoder.h"
+#include "core/util/flag_parser.h"
+
+namespace camserve {
+namespace {
+
+constexpr char kProgram[] = "camserve-client";
+constexpr int kFailureExitCode = 1;
+constexpr int kUsageExitCode = 2;
+
+struct ClientOptions {
+  std::string address;
+  std::string out_dir;
+  int deadline_ms = 0;
+  int concurrency = 0;
+  bool info = false;
+  // The request flags' ExplainRequest, without its image.
+  v1::ExplainRequest request_template;
+  // Every image to explain, folders expanded.
+  std::vector<std::string> images;
+};
+
+std::map<std::string, std::string> FlagHelp() {
+  std::map<std::string, std::string> help = RequestFlagHelp();
+  help["resolution"] = "heatmap size: original (default here: the overlay matches the image), input, feature";
+  help.insert(
+      {{"addr", "server address HOST:PORT (default 127.0.0.1:50051)"},
+       {"out", "folder for STEM.heatmap.png, STEM.overlay.png, STEM.npy (default .; created if missing)"},
+       {"concurrency", "requests in flight at once, so the server can batch them (default 4)"},
+       {"deadline-ms", "deadline of each RPC and of connecting, in milliseconds (default 60000)"},
+       {"info", "print the served models (only --model's if given), layers, methods; takes no value"}});
+  return help;
+}
+
+std::string UsageText(const FlagParser& flags) {
+  return flags.Usage(kProgram) +
+         "  IMAGE_OR_FOLDER...  JPEG/PNG images to explain; a folder stands for its .jpg/.jpeg/.png files\n";
+}
+
+StatusOr<int> PositiveIntFlag(const FlagParser& flags, const std::string& name, int fallback) {
+  StatusOr<int> value = flags.GetInt(name, fallback);
+  if (value.ok() && *value < 1) {
+    return InvalidArgumentError("--" + name + ": must be >= 1; was " + std::to_string(*value));
+  }
+  return value;
+}
+
+StatusOr<bool> SwitchFlag(const FlagParser& flags, const std::string& name) {
+  const std::string value = flags.GetString(name, "false");
+  if (value == "true" || value == "1") return true;
+  if (value == "false" || value == "0") return false;
+  return InvalidArgumentError("--" + name + ": '" + value + "' is not true or false");
+}
+
+// The images the positional arguments name, whose outputs must not collide.
+StatusOr<std::vector<std::string>> ImagesToExplain(const std::vector<std::string>& positional) {
+  StatusOr<std::vector<std::string>> images = CollectImagePaths(positional);
+  if (images.ok()) CAMSERVE_RETURN_IF_ERROR(CheckDistinctOutputNames(*images));
+  return images;
+}
+
+StatusOr<ClientOptions> OptionsFromFlags(const FlagParser& flags,
+                                         const std::vector<std::string>& positional) {
+  ClientOptions options;
+  options.address = flags.GetString("addr", "127.0.0.1:50051");
+  options.out_dir = flags.GetString("out", ".");
+  StatusOr<int> deadline_ms = PositiveIntFlag(flags, "deadline-ms", 60000);
+  StatusOr<int> concurrency = PositiveIntFlag(flags, "concurrency", 4);
+  StatusOr<bool> info = SwitchFlag(flags, "info");
+  StatusOr<v1::ExplainRequest> request = RequestTemplateFromFlags(flags);
+  for (const Status& status : {deadline_ms.status(), concurrency.status(), info.status(), request.status()}) {
+    CAMSERVE_RETURN_IF_ERROR(status);
+  }
+  options.deadline_ms = *deadline_ms;
+  options.concurrency = *concurrency;
+  options.info = *info;
+  options.request_template = std::move(request).value();
+  if (!flags.Has("resolution")) options.request_template.set_resolution(v1::HEATMAP_RESOLUTION_ORIGINAL);
+  options.request_template.set_encoding(v1::HEATMAP_ENCODING_FLOAT32);
+
+  if (positional.empty() && !options.info) return InvalidArgumentError("give IMAGE_OR_FOLDER... or --info");
+  if (!positional.empty()) {
+    StatusOr<std::vector<std::string>> images = ImagesToExplain(positional);
+    if (!images.ok()) return images.status();
+    options.images = std::move(images).value();
+  }
+  return options;
+}
+
+std::chrono::system_clock::time_point DeadlineAfter(int milliseconds) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(milliseconds);
+}
+
+// Connects, failing as soon as the first attempt fails (nothing listening,
+// unknown host) rather than retrying until the deadline.
+Status WaitForServer(grpc::Channel& channel, const ClientOptions& options) {
+  const auto deadline = DeadlineAfter(options.deadline_ms);
+  for (;;) {
+    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return Status::Ok();
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
+      return UnavailableError("cannot connect to a camserve server at " + options.address +
+                              ": nothing listens there or the host is unknown (set the address with --addr)");
+    }
+    if (!channel.WaitForStateChange(state, deadline)) {
+      return Status(StatusCode::kDeadlineExceeded, "no connection to " + options.address + " within " +
+                                                       std::to_string(options.deadline_ms) +
+                                                       " ms (--deadline-ms)");
+    }
+  }
+}
+
+std::string StringPrintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
+std::string StringPrintf(const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  va_list copy;
+  va_copy(copy, arguments);
+  const int size = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::string text(size > 0 ? size : 0, '\0');
+  std::vsnprintf(text.data(), text.size() + 1, format, arguments);
+  va_end(arguments);
+  return text;
+}
+
+std::string JoinComma(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : ", ") + item;
+  return joined;
+}
+
+std::string FormatModelInfo(const v1::ModelInfo& model) {
+  return StringPrintf(
+      "model %s%s\n"
+      "  version  %s\n"
+      "  device   %s\n"
+      "  input    %dx%d px (width x height)\n"
+      "  classes  %d\n"
+      "  methods  %s\n"
+      "  layers   %s\n"
+      "  default layer  %s\n",
+      model.name().c_str(), model.is_default() ? " (default)" : "", model.version().c_str(),
+      model.device().c_str(), model.input_width(), model.input_height(), model.num_classes(),
+      JoinComma(model.methods()).c_str(), JoinComma(model.target_layers()).c_str(),
+      model.default_layer().c_str());
+}
+
+// Prints every served model, or only --model's.
+Status PrintModelInfo(v1::Explainer::Stub& stub, const ClientOptions& options) {
+  v1::GetModelInfoRequest request;
+  request.set_model(options.request_template.model());
+  v1::GetModelInfoResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(options.deadline_ms));
+  CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub.GetModelInfo(&context, request, &response)));
+  for (const v1::ModelInfo& model : response.models()) std::fputs(FormatModelInfo(model).c_str(), stdout);
+  return Status::Ok();
+}
+
+std::string FormatClassScore(int class_index, const std::string& label, float probability) {
+  return StringPrintf("class %d \"%s\" p=%.4f", class_index, label.c_str(), probability);
+}
+
+std::string FormatTimings(const v1::StageTimings& t) {
+  const auto ms = [](int64_t micros) { return static_cast<double>(micros) / 1e3; };
+  return StringPrintf(
+      "  server timings (ms): queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
+      "cam %.2f  encode %.2f  total %.2f\n",
+      ms(t.queue_us()), ms(t.preprocess_us()), ms(t.forward_us()), ms(t.backward_us()), ms(t.cam_us()),
+      ms(t.encode_us()), ms(t.total_us()));
+}
+
+// One image's block of output: what was explained, the top-k classes, the
+// server's timings and the files written.
+std::string FormatReport(const std::string& image_path, const v1::ExplainResponse& response,
+                         const HeatmapFiles& files) {
+  std::string report =
+      image_path + ": explained " +
+      FormatClassScore(response.target_class(), response.target_label(), response.target_probability()) +
+      "\n";
+  report += StringPrintf("  model %s (version %s), cache_hit %s, batch_size %d\n", response.model().c_str(),
+                         response.model_version().c_str(), response.cache_hit() ? "true" : "false",
+                         response.batch_size());
+  report += StringPrintf("  top-%d:\n", response.top_k_size());
+  for (int i = 0; i < response.top_k_size(); ++i) {
+    const v1::ClassScore& score = response.top_k(i);
+    report += StringPrintf("    %d. ", i + 1) +
+              FormatClassScore(score.class_index(), score.label(), score.probability()) + "\n";
+  }
+  report += FormatTimings(response.timings());
+  report += StringPrintf("  wrote %s, %s, %s (heatmap %dx%d)\n", files.heatmap_png.c_str(),
+                         files.overlay_png.c_str(), files.npy.c_str(), response.heatmap().width(),
+                         response.heatmap().height());
+  return report;
+}
+
+StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError("cannot read " + path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Explains one image, writes its files and returns its report.
+StatusOr<std::string> ExplainImage(v1::Explainer::Stub& stub, const ClientOptions& options,
+                                   const std::string& image_path) {
+  StatusOr<std::string> encoded = ReadFile(image_path);
+  if (!encoded.ok()) return encoded.status();
+  v1::ExplainRequest request = options.request_template;
+  request.set_request_id(image_path);
+  request.set_image(*encoded);
+  v1::ExplainResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(options.deadline_ms));
+  CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub.Explain(&context, request, &response)));
+
+  StatusOr<FloatHeatmap> heatmap = FloatHeatmapFromProto(response.heatmap());
+  if (!heatmap.ok()) return heatmap.status();
+  StatusOr<DecodedImage> image = DecodeImage(*encoded);
+  if (!image.ok()) return image.status();
+  const HeatmapFiles files = HeatmapFilesFor(options.out_dir, image_path);
+  CAMSERVE_RETURN_IF_ERROR(WriteHeatmapFiles(*heatmap, *image, files));
+  return FormatReport(image_path, response, files);
+}
+
+// Explains every image with up to options.concurrency requests in flight;
+// returns how many failed.
+int ExplainImages(v1::Explainer::Stub& stub, const ClientOptions& options) {
+  const std::vector<std::string>& images = options.images;
+  ProgressReporter reporter(static_cast<int>(images.size()), isatty(STDERR_FILENO) == 1, stdout, stderr);
+  std::atomic<size_t> next_image{0};
+  const auto explain_until_done = [&] {
+    for (size_t i = next_image++; i < images.size(); i = next_image++) {
+      StatusOr<std::string> report = ExplainImage(stub, options, images[i]);
+      reporter.Finished(images[i], report.status(), report.ok() ? *report : "");
+    }
+  };
+  std::vector<std::thread> workers;
+  const size_t worker_count = std::min(images.size(), static_cast<size_t>(options.concurrency));
+  for (size_t i = 0; i < worker_count; ++i) workers.emplace_back(explain_until_done);
+  for (std::thread& worker : workers) worker.join();
+  return reporter.Finish();
+}
+
+Status CreateOutputFolder(const std::string& out_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(out_dir, error);
+  if (error) return InternalError("cannot create the output folder " + out_dir + ": " + error.message());
+  return Status::Ok();
+}
+
+int Fail(const Status& status, int exit_code) {
+  std::fprintf(stderr, "%s: %s\n", kProgram, status.ToString().c_str());
+  if (exit_code == kUsageExitCode) std::fprintf(stderr, "run %s --help for usage\n", kProgram);
+  return exit_code;
+}
+
+int Main(int argc, char** argv) {
+  const SplitArguments split = SplitCommandLine(argc, argv, {"info"});
+  std::vector<const char*> flag_argv;
+  for (const std::string& argument : split.flags) flag_argv.push_back(argument.c_str());
+  FlagParser flags(FlagHelp());
+  const Status parsed = flags.Parse(static_cast<int>(flag_argv.size()), flag_argv.data());
+  if (!parsed.ok()) return Fail(parsed, kUsageExitCode);
+  if (flags.help_requested()) {
+    std::fputs(UsageText(flags).c_str(), stdout);
+    return 0;
+  }
+  StatusOr<ClientOptions> options = OptionsFromFlags(flags, split.positional);
+  if (!options.ok()) return Fail(options.status(), kUsageExitCode);
+  if (!options->images.empty()) {
+    const Status created = CreateOutputFolder(options->out_dir);
+    if (!created.ok()) return Fail(created, kFailureExitCode);
+  }
+
+  const std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(options->address);
+  const Status connected = WaitForServer(*channel, *options);
+  if (!connected.ok()) return Fail(connected, kFailureExitCode);
+  const std::unique_ptr<v1::Explainer::Stub> stub = v1::Explainer::NewStub(channel);
+  if (options->info) {
+    const Status printed = PrintModelInfo(*stub, *options);
+    if (!printed.ok()) return Fail(printed, kFailureExitCode);
+  }
+  return ExplainImages(*stub, *options) == 0 ? 0 : kFailureExitCode;
+}
+
+}  // namespace
+}  // namespace camserve
+
+int main(int argc, char** argv) { return camserve::Main(argc, argv); }

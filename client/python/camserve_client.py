@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Explains one image with a running camserve server: the Python example.
+
+Prints the explained class, the top-k classes and the server's timings in the
+same layout as camserve-client, and writes into --out
+  STEM.npy          the float32 heatmap, shape (height, width)   [numpy]
+  STEM.heatmap.png  the heatmap in a jet colormap                [numpy, Pillow]
+where STEM is the image's file name without its extension. Without numpy or
+Pillow the files they need are skipped with a note.
+
+Generate the stubs once with the system protoc, then run with Debian's python
+(python3-grpcio, python3-protobuf; optional python3-numpy, python3-pil):
+
+  client/python/generate_stubs.sh /tmp/camserve-stubs
+  /usr/bin/python3 client/python/camserve_client.py --stubs /tmp/camserve-stubs \
+      --addr 127.0.0.1:50051 --image build/models/digits_sample.png --out /tmp
+
+Exit status: 0 on success, 1 when the RPC fails (the server's status code and
+message are printed), 2 for a bad command line or missing stubs.
+"""
+
+import argparse
+import os
+import sys
+
+PROGRAM = "camserve_client.py"
+RESOLUTIONS = ("original", "input", "feature")
+# The largest response accepted; a FLOAT32 heatmap of a 12-megapixel photo at
+# ORIGINAL resolution is 48 MiB. The same limit as camserve-client.
+MAX_RECEIVE_MESSAGE_BYTES = 256 << 20
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--addr", default="127.0.0.1:50051", help="server HOST:PORT (default %(default)s)")
+    parser.add_argument("--image", required=True, help="JPEG or PNG image to explain")
+    parser.add_argument("--model", default="", help="model name (default: the server's default model)")
+    parser.add_argument("--method", default="", help="gradcam (default), gradcam++, xgradcam, hirescam, "
+                        "layercam, eigencam")
+    parser.add_argument("--layer", default="", help="target layer path (default: the model's default layer)")
+    parser.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
+                        help="class to explain (default: the top-1 prediction)")
+    parser.add_argument("--top-k", type=int, default=0, metavar="N", help="top classes to return (default: the server's, 5)")
+    parser.add_argument("--resolution", choices=RESOLUTIONS, default="original",
+                        help="heatmap size (default %(default)s: the image's own size)")
+    parser.add_argument("--deadline-ms", type=int, default=60000, metavar="MS", help="RPC deadline (default %(default)s)")
+    parser.add_argument("--out", default=".", help="folder for STEM.npy and STEM.heatmap.png (default .)")
+    parser.add_argument("--stubs", default=None,
+                        help="folder generate_stubs.sh wrote (default: find them on PYTHONPATH)")
+    args = parser.parse_args(argv)
+    if args.top_k < 0:
+        parser.error("--top-k: must be >= 0; was %d" % args.top_k)
+    if args.deadline_ms < 1:
+        parser.error("--deadline-ms: must be >= 1; was %d" % args.deadline_ms)
+    return args
+
+
+def import_stubs(stubs_dir):
+    """Returns the (explainer_pb2, explainer_pb2_grpc) modules, or exits 2."""
+    if stubs_dir:
+        sys.path.insert(0, stubs_dir)
+    try:
+        from camserve.v1 import explainer_pb2, explainer_pb2_grpc
+    except ImportError as error:
+        print("%s: cannot import the camserve stubs (%s); run client/python/generate_stubs.sh DIR and pass "
+              "--stubs DIR or put DIR on PYTHONPATH" % (PROGRAM, error), file=sys.stderr)
+        sys.exit(2)
+    return explainer_pb2, explainer_pb2_grpc
+
+
+def build_request(pb2, args, image_bytes):
+    request = pb2.ExplainRequest(
+        request_id=args.image, image=image_bytes, model=args.model, method=args.method,
+        target_layer=args.layer, top_k=args.top_k,
+        resolution=pb2.HeatmapResolution.Value("HEATMAP_RESOLUTION_" + args.resolution.upper()),
+        encoding=pb2.HEATMAP_ENCODING_FLOAT32)
+    if args.target_class is not None:
+        request.target_class = args.target_class
+    return request
+
+
+def format_class(class_index, label, probability):
+    return 'class %d "%s" p=%.4f' % (class_index, label, probability)
+
+
+def format_report(image, response):
+    t = response.timings
+    lines = [
+        "%s: explained %s" % (image, format_class(response.target_class, response.target_label,
+                                                   response.target_probability)),
+        "  model %s (version %s), cache_hit %s, batch_size %d" % (
+            response.model, response.model_version, str(response.cache_hit).lower(), response.batch_size),
+        "  top-%d:" % len(response.top_k),
+    ]
+    lines += ["    %d. %s" % (rank, format_class(score.class_index, score.label, score.probability))
+              for rank, score in enumerate(response.top_k, start=1)]
+    lines.append("  server timings (ms): queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  cam %.2f  "
+                 "encode %.2f  total %.2f" % tuple(us / 1e3 for us in (
+                     t.queue_us, t.preprocess_us, t.forward_us, t.backward_us, t.cam_us, t.encode_us,
+                     t.total_us)))
+    return "\n".join(lines)
+
+
+def jet_rgb(numpy, heatmap):
+    """The classic piecewise-linear jet colormap (close to OpenCV's table)."""
+    v = numpy.clip(numpy.nan_to_num(heatmap), 0.0, 1.0)[..., None]
+    rgb = numpy.clip(1.5 - numpy.abs(4.0 * v - numpy.array([3.0, 2.0, 1.0])), 0.0, 1.0)
+    return numpy.rint(255.0 * rgb).astype(numpy.uint8)
+
+
+def save_heatmap(heatmap_message, out_stem):
+    """Writes OUT_STEM.npy and OUT_STEM.heatmap.png as far as numpy and Pillow allow."""
+    try:
+        import numpy
+    except ImportError:
+        print("  numpy is not installed: no .npy or .png written")
+        return
+    heatmap = numpy.frombuffer(heatmap_message.data, dtype="<f4").reshape(
+        heatmap_message.height, heatmap_message.width)
+    numpy.save(out_stem + ".npy", heatmap)
+    written = [out_stem + ".npy"]
+    try:
+        from PIL import Image
+        Image.fromarray(jet_rgb(numpy, heatmap), "RGB").save(out_stem + ".heatmap.png")
+        written.append(out_stem + ".heatmap.png")
+    except ImportError:
+        print("  Pillow is not installed: no .png written")
+    print("  wrote %s (heatmap %dx%d)" % (", ".join(written), heatmap_message.width, heatmap_message.height))
+
+
+def main(argv):
+    args = parse_args(argv)
+    pb2, pb2_grpc = import_stubs(args.stubs)
+    import grpc
+
+    try:
+        with open(args.image, "rb") as f:
+            image_bytes = f.read()
+    except OSError as error:
+        print("%s: cannot read %s: %s" % (PROGRAM, args.image, error.strerror), file=sys.stderr)
+        return 2
+    options = [("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES)]
+    with grpc.insecure_channel(args.addr, options=options) as channel:
+        stub = pb2_grpc.ExplainerStub(channel)
+        try:
+            response = stub.Explain(build_request(pb2, args, image_bytes), timeout=args.deadline_ms / 1e3)
+        except grpc.RpcError as error:
+            hint = " (is a camserve server listening at %s? see --addr)" % args.addr \
+                if error.code() == grpc.StatusCode.UNAVAILABLE else ""
+            print("%s: %s: %s%s" % (PROGRAM, error.code().name, error.details(), hint), file=sys.stderr)
+            return 1
+    print(format_report(args.image, response))
+    os.makedirs(args.out, exist_ok=True)
+    save_heatmap(response.heatmap, os.path.join(args.out, os.path.splitext(os.path.basename(args.image))[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
