@@ -84,11 +84,11 @@ TEST_CASE("Bad arguments are INVALID_ARGUMENT naming the value", "[jpeg_encoder]
     int width, height, quality;
     const char* mentions;
   };
-  for (const Case& c : {Case{nullptr, 4, 4, 90, "null"}, Case{rgb.data(), 0, 4, 90, "0x4"},
-                        Case{rgb.data(), 4, -1, 90, "4x-1"},
-                        Case{rgb.data(), 70000, 1, 90, "70000x1"},
-                        Case{rgb.data(), 4, 4, 0, "quality must be in [1, 100]; was 0"},
-                        Case{rgb.data(), 4, 4, 101, "was 101"}}) {
+  for (const Case& c :
+       {Case{nullptr, 4, 4, 90, "null"}, Case{rgb.data(), 0, 4, 90, "0x4"},
+        Case{rgb.data(), 4, -1, 90, "4x-1"}, Case{rgb.data(), 70000, 1, 90, "70000x1"},
+        Case{rgb.data(), 4, 4, 0, "quality must be in [1, 100]; was 0"},
+        Case{rgb.data(), 4, 4, 101, "was 101"}}) {
     const StatusOr<std::string> jpeg = EncodeJpeg(c.rgb, c.width, c.height, c.quality);
     INFO(jpeg.status().ToString());
     CHECK(jpeg.status().code() == StatusCode::kInvalidArgument);
