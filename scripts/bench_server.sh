@@ -2,24 +2,23 @@
 # Reproduces the server benchmarks of docs/benchmarks.md ("Server") on this
 # machine, in one run, into build/bench/:
 #   1. a 224x224 JPEG (generated, deterministic);
-#   2. the engine alone: no-grad forward and GradCAM per batch size
-#      (camserve-engine-bench);
-#   3. pytorch-grad-cam explaining the same JPEG in Python (test venv);
-#   4. camserve end to end: the server on a free loopback port, then
-#      camserve-bench over a concurrency sweep with unique images and the
-#      cache bypassed.
+#   2. pytorch-grad-cam explaining the same JPEG in Python (test venv);
+#   3. per batcher delay (DELAYS_US) and concurrency level (CONCURRENCY):
+#      the engine alone (camserve-engine-bench: no-grad forward and GradCAM
+#      at batch 1 and 8), then camserve end to end on a free loopback port
+#      (camserve-bench, unique images, cache bypassed).
 # Run it on an idle machine: two OpenMP threads collapse when anything else
 # wants a core. Needs a build with the test venv (scripts/test.sh).
 #
-#   scripts/bench_server.sh                      # resnet50, concurrency 1,2,4,8
-#   MODEL=resnet18 CONCURRENCY=1,8 DURATION_S=10 scripts/bench_server.sh
+#   scripts/bench_server.sh                      # resnet50, concurrency 1 and 8, delays 2 and 20 ms
+#   MODEL=resnet18 CONCURRENCY=1,4,8 DELAYS_US=5000 DURATION_S=10 scripts/bench_server.sh
 #   scripts/bench_server.sh --batcher-max-queue-delay-us 5000   # extra camserve flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${CAMSERVE_BUILD_DIR:-build}
 OUT=$BUILD/bench
 MODEL=${MODEL:-resnet50}
-CONCURRENCY=${CONCURRENCY:-1,2,4,8}
+CONCURRENCY=${CONCURRENCY:-1,8}
 DURATION_S=${DURATION_S:-20}
 WARMUP_S=${WARMUP_S:-3}
 mkdir -p "$OUT"
@@ -36,29 +35,47 @@ Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(sys.argv[1], quality
 PY
 IMAGE=$OUT/bench224.jpg
 
-echo "== engine: $MODEL, no-grad forward vs GradCAM per batch size"
-"$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes 1,2,4,8 \
-  --methods gradcam --iterations 10 --warmup 3 | tee "$OUT/engine.txt"
-
 echo "== pytorch-grad-cam: $MODEL, one JPEG end to end"
 "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
   --image "$IMAGE" --iterations 20 --warmup 3 | tee "$OUT/pytorch_grad_cam.json"
 
-echo "== camserve: $MODEL end to end (camserve-bench, unique images, cache bypassed)"
-"$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 "$@" > "$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do
-  grep -q "listening on" "$OUT/server.log" && break
-  kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
-  sleep 0.2
+# This machine's speed drifts by 20% over minutes (shared host), so every
+# server level is bracketed by engine runs taken right before it.
+engine_bench() {
+  echo "== engine: $MODEL, no-grad forward vs GradCAM, batch 1 and 8 ($1)"
+  "$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes 1,8 \
+    --methods gradcam --iterations 6 --warmup 2 | tee -a "$OUT/engine.txt" | tail -2
+}
+
+start_server() {  # extra camserve flags
+  "$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 "$@" > "$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 1 300); do
+    grep -q "listening on" "$OUT/server.log" && break
+    kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
+    sleep 0.2
+  done
+  ADDR=$(grep -o "listening on [0-9.]*:[0-9]*" "$OUT/server.log" | head -1 | cut -d' ' -f3)
+  grep "listening on" "$OUT/server.log"
+}
+
+stop_server() {
+  kill -TERM $SERVER_PID
+  wait $SERVER_PID
+  trap - EXIT
+}
+
+: > "$OUT/engine.txt"
+for DELAY_US in ${DELAYS_US:-2000 20000}; do
+  start_server --batcher-max-queue-delay-us "$DELAY_US" "$@"
+  for LEVEL in ${CONCURRENCY//,/ }; do
+    engine_bench "before concurrency $LEVEL, delay $DELAY_US us"
+    echo "== camserve: $MODEL, concurrency $LEVEL, max_queue_delay_us $DELAY_US (unique images, cache bypassed)"
+    "$BUILD/client/bench/camserve-bench" --addr "$ADDR" --image "$IMAGE" --model "$MODEL" \
+      --concurrency "$LEVEL" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" --mode unique \
+      --bypass-cache true --json "$OUT/server_d${DELAY_US}_c${LEVEL}.json" | sed -n '/^client side/,$p'
+  done
+  stop_server
 done
-ADDR=$(grep -o "listening on [0-9.]*:[0-9]*" "$OUT/server.log" | head -1 | cut -d' ' -f3)
-grep "listening on" "$OUT/server.log"
-"$BUILD/client/bench/camserve-bench" --addr "$ADDR" --image "$IMAGE" --model "$MODEL" \
-  --concurrency "$CONCURRENCY" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" --mode unique \
-  --bypass-cache true --json "$OUT/server.json" --csv "$OUT/server.csv" --plot "$OUT/latency.png"
-kill -TERM $SERVER_PID
-wait $SERVER_PID
-trap - EXIT
 echo "results in $OUT/"

@@ -163,14 +163,4 @@ std::string FormatJson(const std::vector<LevelReport>& reports) {
   return json + "\n]\n";
 }
 
-Status WriteTextFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (out) out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-  out.close();
-  if (!out) {
-    return FailedPreconditionError("cannot write " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
-}
-
 }  // namespace camserve

@@ -24,8 +24,6 @@
 // the cache-hit fraction 4.
 //
 // Thread-safety: free functions on values.
-// Errors: WriteTextFile returns FAILED_PRECONDITION with the path and the
-// system's reason when the file cannot be written.
 #pragma once
 
 #include <string>
@@ -43,8 +41,5 @@ std::string FormatTable(const std::vector<LevelReport>& reports);
 std::string FormatCsv(const std::vector<LevelReport>& reports);
 
 std::string FormatJson(const std::vector<LevelReport>& reports);
-
-// Replaces the file at `path` with `contents`.
-Status WriteTextFile(const std::string& path, const std::string& contents);
 
 }  // namespace camserve

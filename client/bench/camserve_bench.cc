@@ -28,6 +28,7 @@
 #include "client/bench/latency_stats.h"
 #include "client/bench/load_generator.h"
 #include "client/common/grpc_channel.h"
+#include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
 #include "core/util/status.h"
 
@@ -36,12 +37,6 @@ namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-StatusOr<std::string> ReadImageFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError("--image: cannot open '" + path + "'");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 StatusOr<std::vector<std::string>> LoadRequestImages(const BenchOptions& options,
@@ -116,10 +111,10 @@ std::string PoolReuseNote(const BenchOptions& options, uint64_t requests_sent, s
 
 Status WriteReports(const BenchOptions& options, const std::vector<LevelReport>& reports) {
   if (!options.csv_path.empty()) {
-    CAMSERVE_RETURN_IF_ERROR(WriteTextFile(options.csv_path, FormatCsv(reports)));
+    CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(options.csv_path, FormatCsv(reports)));
   }
   if (!options.json_path.empty()) {
-    CAMSERVE_RETURN_IF_ERROR(WriteTextFile(options.json_path, FormatJson(reports)));
+    CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(options.json_path, FormatJson(reports)));
   }
   if (options.plot_path.empty()) return Status::Ok();
   std::vector<LatencyPoint> points;
@@ -128,7 +123,7 @@ Status WriteReports(const BenchOptions& options, const std::vector<LevelReport>&
   if (!plot.ok()) return plot.status();
   StatusOr<std::string> png = plot->EncodePng();
   if (!png.ok()) return png.status();
-  return WriteTextFile(options.plot_path, *png);
+  return WriteFileBytes(options.plot_path, *png);
 }
 
 // A level without a single OK answer means the server went away or rejects
@@ -143,7 +138,7 @@ Status CheckEveryLevelAnswered(const std::vector<LevelReport>& reports) {
 }
 
 Status RunBenchmark(const BenchOptions& options) {
-  StatusOr<std::string> file_bytes = ReadImageFile(options.image_path);
+  StatusOr<std::string> file_bytes = ReadFileBytes(options.image_path);
   if (!file_bytes.ok()) return file_bytes.status();
   StatusOr<std::vector<std::string>> images = LoadRequestImages(options, *file_bytes);
   if (!images.ok()) return images.status();

@@ -40,6 +40,7 @@
 #include "client/common/grpc_channel.h"
 #include "client/common/request_flags.h"
 #include "core/image/image_decoder.h"
+#include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
 
 namespace camserve {
@@ -236,18 +237,10 @@ std::string FormatReport(const std::string& image_path, const v1::ExplainRespons
   return report;
 }
 
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError("cannot read " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 // Explains one image, writes its files and returns its report.
 StatusOr<std::string> ExplainImage(v1::Explainer::Stub& stub, const ClientOptions& options,
                                    const std::string& image_path) {
-  StatusOr<std::string> encoded = ReadFile(image_path);
+  StatusOr<std::string> encoded = ReadFileBytes(image_path);
   if (!encoded.ok()) return encoded.status();
   v1::ExplainRequest request = options.request_template;
   request.set_request_id(image_path);

@@ -7,6 +7,7 @@
 #include "client/cli/npy_writer.h"
 #include "core/image/colormap.h"
 #include "core/image/png_encoder.h"
+#include "core/util/file_io.h"
 
 namespace camserve {
 namespace {
@@ -18,17 +19,10 @@ std::string OutputStem(const std::string& image_path) {
   return std::filesystem::path(image_path).stem().string();
 }
 
-Status WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  return out ? Status::Ok() : InternalError("cannot write " + path);
-}
-
 Status WriteRgbPng(const std::string& path, const std::vector<uint8_t>& rgb, int width_px, int height_px) {
   StatusOr<std::string> png = EncodePng(rgb.data(), width_px, height_px, 3);
   if (!png.ok()) return png.status();
-  return WriteFile(path, *png);
+  return WriteFileBytes(path, *png);
 }
 
 // The jet colours of `heatmap`, resampled to width_px x height_px first if
@@ -67,7 +61,7 @@ Status WriteHeatmapFiles(const FloatHeatmap& heatmap, const DecodedImage& image,
   const std::vector<uint8_t> overlay =
       BlendOverlay(image_heat_rgb.data(), image.rgb.data(), image_heat_rgb.size() / 3, kOverlayHeatWeight);
   CAMSERVE_RETURN_IF_ERROR(WriteRgbPng(files.overlay_png, overlay, image.width, image.height));
-  return WriteFile(files.npy, EncodeNpyFloat32(heatmap.values.data(), heatmap.height_px, heatmap.width_px));
+  return WriteFileBytes(files.npy, EncodeNpyFloat32(heatmap.values.data(), heatmap.height_px, heatmap.width_px));
 }
 
 }  // namespace camserve

@@ -10,7 +10,7 @@
 //
 // Thread-safety: free functions; concurrent calls must write different files.
 // Errors: INVALID_ARGUMENT when two images would write the same files;
-// INTERNAL when a file cannot be written (the message names it).
+// FAILED_PRECONDITION when a file cannot be written (the message names it).
 // Cost: the colormap, a blend and two PNG encodings of the image's size (a
 // few ms for a 224x224 image), plus the file writes.
 #pragma once

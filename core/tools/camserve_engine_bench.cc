@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/engine/explainer_engine.h"
+#include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
 
 namespace camserve {
@@ -44,6 +45,7 @@ Status Run(int argc, char** argv) {
                     {"device", "auto (default), cpu, cuda[:N]"},
                     {"precision", "fp32 (default), fp16, bf16 (CUDA)"},
                     {"channels-last", "1 (default): channels_last inputs on CUDA; 0: contiguous"},
+                    {"image", "JPEG or PNG used for every input (default: random normal values)"},
                     {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"}});
   CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested() || !flags.Has("model")) {
@@ -98,6 +100,14 @@ Status Run(int argc, char** argv) {
   const int max_batch = *std::max_element(batch_sizes->begin(), batch_sizes->end());
   std::vector<PreparedInput> inputs(max_batch);
   for (PreparedInput& input : inputs) {
+    if (flags.Has("image")) {
+      StatusOr<std::string> encoded = ReadFileBytes(flags.GetString("image", ""));
+      if (!encoded.ok()) return encoded.status();
+      StatusOr<PreparedInput> prepared = (*engine)->preprocessor().FromEncodedImage(*encoded);
+      if (!prepared.ok()) return prepared.status();
+      input = std::move(prepared).value();
+      continue;
+    }
     input.shape = {3, info.input_height_px, info.input_width_px};
     input.data.resize(3 * info.input_height_px * info.input_width_px);
     for (float& v : input.data) v = normal(rng);

@@ -14,24 +14,11 @@
 #include "core/engine/explainer_engine.h"
 #include "core/image/colormap.h"
 #include "core/image/png_encoder.h"
+#include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {
-
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError("cannot read " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-Status WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return out ? Status::Ok() : InternalError("cannot write " + path);
-}
 
 Status Run(int argc, char** argv) {
   FlagParser flags({{"model", "TorchScript model (.pt); its NAME.yaml sidecar is read if present"},
@@ -62,7 +49,7 @@ Status Run(int argc, char** argv) {
 
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   if (!engine.ok()) return engine.status();
-  StatusOr<std::string> encoded = ReadFile(flags.GetString("image", ""));
+  StatusOr<std::string> encoded = ReadFileBytes(flags.GetString("image", ""));
   if (!encoded.ok()) return encoded.status();
   StatusOr<DecodedImage> image = DecodeImage(*encoded);
   if (!image.ok()) return image.status();
@@ -98,7 +85,7 @@ Status Run(int argc, char** argv) {
                                      std::make_pair(flags.GetString("overlay", "overlay.png"), &overlay)}) {
     StatusOr<std::string> png = EncodePng(pixels->data(), heatmap.width_px, heatmap.height_px, 3);
     if (!png.ok()) return png.status();
-    CAMSERVE_RETURN_IF_ERROR(WriteFile(path, *png));
+    CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(path, *png));
     std::printf("wrote %s (%dx%d)\n", path.c_str(), heatmap.width_px, heatmap.height_px);
   }
   return Status::Ok();

@@ -118,20 +118,5 @@ TEST_CASE("The table shows both views and the first error of each code", "[bench
         std::string::npos);
 }
 
-TEST_CASE("WriteTextFile writes the file and names a path it cannot write", "[bench_report]") {
-  // Unique per process: test binaries may run concurrently.
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("camserve_bench_report_test_" + std::to_string(getpid()) + ".csv"))
-                               .string();
-  REQUIRE(WriteTextFile(path, "a,b\n1,2\n").ok());
-  std::ifstream in(path);
-  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "a,b\n1,2\n");
-  std::remove(path.c_str());
-
-  const Status failed = WriteTextFile("/nonexistent-dir/x.csv", "x");
-  CHECK(failed.code() == StatusCode::kFailedPrecondition);
-  CHECK(failed.message().find("/nonexistent-dir/x.csv") != std::string::npos);
-}
-
 }  // namespace
 }  // namespace camserve

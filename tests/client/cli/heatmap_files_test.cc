@@ -90,11 +90,11 @@ TEST_CASE("A smaller heatmap is resized for the overlay only", "[heatmap_files]"
   CHECK(ReadBytes(files.npy) == EncodeNpyFloat32(heatmap.values.data(), 2, 2));
 }
 
-TEST_CASE("An unwritable output is INTERNAL naming the file", "[heatmap_files]") {
+TEST_CASE("An unwritable output is FAILED_PRECONDITION naming the file", "[heatmap_files]") {
   TempDir dir;
   const HeatmapFiles files = HeatmapFilesFor(dir / "missing_folder", "digit.png");
   const Status status = WriteHeatmapFiles(FloatHeatmap{1, 1, {0.5f}}, GrayRamp(1, 1), files);
-  CHECK(status.code() == StatusCode::kInternal);
+  CHECK(status.code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(status.message(), Contains(files.heatmap_png));
 }
 
