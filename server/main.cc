@@ -11,6 +11,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -50,6 +51,17 @@ bool HelpRequested(int argc, char** argv) {
   return false;
 }
 
+// gRPC's own log lines go through spdlog, so they share the format (JSON
+// included) and the level.
+void RouteGrpcLogsToSpdlog() {
+  gpr_set_log_function([](gpr_log_func_args* args) {
+    const spdlog::level::level_enum level = args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
+                                            : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
+                                                                                      : spdlog::level::debug;
+    spdlog::log(level, "grpc: {} ({}:{})", args->message, args->file, args->line);
+  });
+}
+
 std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
 
 std::unique_ptr<grpc::Server> StartGrpcServer(const ServerConfig& config, ExplainerService* service,
@@ -80,6 +92,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     std::fprintf(stderr, "camserve: configuration error: %s\n", logging.message().c_str());
     return 2;
   }
+  RouteGrpcLogsToSpdlog();
   StatusOr<std::unique_ptr<ModelRegistry>> registry =
       ModelRegistry::Load(*config, std::make_shared<SystemClock>());
   if (!registry.ok()) {

@@ -1,5 +1,7 @@
 #include "client/cli/float_heatmap.h"
 
+#include "core/image/bilinear_resize.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -14,27 +16,6 @@ float FloatFromLittleEndian(const unsigned char* bytes) {
   float value;
   std::memcpy(&value, &bits, sizeof value);
   return value;
-}
-
-// For each output index along one axis: the two source indices and the
-// weight of the second, as upsample_bilinear2d(align_corners=False) does.
-struct AxisSample {
-  int low = 0;
-  int high = 0;
-  float high_weight = 0;
-};
-
-std::vector<AxisSample> AxisSamples(int source_size, int target_size) {
-  const float scale = static_cast<float>(source_size) / static_cast<float>(target_size);
-  std::vector<AxisSample> samples(target_size);
-  for (int i = 0; i < target_size; ++i) {
-    const float source = std::max(scale * (static_cast<float>(i) + 0.5f) - 0.5f, 0.0f);
-    AxisSample& sample = samples[i];
-    sample.low = std::min(static_cast<int>(source), source_size - 1);
-    sample.high = std::min(sample.low + 1, source_size - 1);
-    sample.high_weight = source - static_cast<float>(sample.low);
-  }
-  return samples;
 }
 
 }  // namespace
@@ -64,24 +45,10 @@ StatusOr<FloatHeatmap> FloatHeatmapFromProto(const v1::Heatmap& heatmap) {
 }
 
 FloatHeatmap ResizeBilinear(const FloatHeatmap& heatmap, int width_px, int height_px) {
-  const std::vector<AxisSample> columns = AxisSamples(heatmap.width_px, width_px);
-  const std::vector<AxisSample> rows = AxisSamples(heatmap.height_px, height_px);
   FloatHeatmap resized;
   resized.width_px = width_px;
   resized.height_px = height_px;
-  resized.values.reserve(static_cast<size_t>(width_px) * static_cast<size_t>(height_px));
-  const auto at = [&heatmap](int row, int column) {
-    return heatmap.values[static_cast<size_t>(row) * heatmap.width_px + column];
-  };
-  for (const AxisSample& row : rows) {
-    for (const AxisSample& column : columns) {
-      const float top =
-          at(row.low, column.low) * (1 - column.high_weight) + at(row.low, column.high) * column.high_weight;
-      const float bottom = at(row.high, column.low) * (1 - column.high_weight) +
-                           at(row.high, column.high) * column.high_weight;
-      resized.values.push_back(top * (1 - row.high_weight) + bottom * row.high_weight);
-    }
-  }
+  resized.values = ResizeBilinear(heatmap.values, heatmap.width_px, heatmap.height_px, width_px, height_px);
   return resized;
 }
 

@@ -13,24 +13,20 @@
 #include <vector>
 
 #include "camserve/v1/explainer.pb.h"
+#include "core/engine/explain_types.h"
 #include "core/util/status.h"
 
 namespace camserve {
 
-// Row-major: height_px rows of width_px values, nominally in [0, 1].
-struct FloatHeatmap {
-  int width_px = 0;
-  int height_px = 0;
-  std::vector<float> values;
-};
+// The engine's plain heatmap type (row-major, width_px x height_px, [0, 1]).
+using FloatHeatmap = Heatmap;
 
 // Decodes a HEATMAP_ENCODING_FLOAT32 heatmap (little-endian float32).
 StatusOr<FloatHeatmap> FloatHeatmapFromProto(const v1::Heatmap& heatmap);
 
 // Resamples to width_px x height_px like PyTorch's
 // upsample_bilinear2d(align_corners=False), which the engine uses for its
-// INPUT and ORIGINAL resolutions: half-pixel centres, source coordinates
-// clamped to the edges, no antialiasing when shrinking.
+// INPUT and ORIGINAL resolutions (core/image/bilinear_resize.h).
 // REQUIRES: heatmap has sides >= 1; width_px >= 1, height_px >= 1.
 FloatHeatmap ResizeBilinear(const FloatHeatmap& heatmap, int width_px, int height_px);
 

@@ -6,7 +6,7 @@
 
 #include "core/image/colormap.h"
 #include "core/image/png_encoder.h"
-#include "core/image/rgb_resize.h"
+#include "core/image/bilinear_resize.h"
 
 namespace camserve {
 namespace {
