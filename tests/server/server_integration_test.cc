@@ -3,6 +3,8 @@
 // cancellation, queue limits, health, reflection, streams, JSON logs and the
 // SIGTERM drain.
 #include <signal.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +16,7 @@
 
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "client/common/grpc_channel.h"
+#include "core/util/file_io.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/core/engine/engine_test_util.h"
@@ -435,6 +438,46 @@ TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[serve
     CHECK(responses[i].heatmap().width() == 32);
   }
   CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("drained in") != std::string::npos; }, 1000).ok());
+}
+
+TEST_CASE("camserve-bench drives the real server and reports what it measured", "[server]") {
+  ServerProcess server;
+  StartServer(server, {});
+  const std::string prefix = "/tmp/camserve_bench_e2e_" + std::to_string(getpid());
+  const char* bench = std::getenv("CAMSERVE_BENCH_BINARY");
+  REQUIRE(bench != nullptr);
+  const std::string command = std::string(bench) + " --addr " + server.address() + " --image " + DigitImages(1)[0] +
+                              " --mode repeated --concurrency 1,2 --duration-s 1 --warmup-s 0 --json " + prefix + ".json --plot " +
+                              prefix + ".png > " + prefix + ".out 2>&1";
+  // --mode repeated: the 32x32 digits are too small for unique copies.
+  INFO(command);
+  REQUIRE(std::system(command.c_str()) == 0);
+  const YAML::Node levels = YAML::LoadFile(prefix + ".json");
+  REQUIRE(levels.size() == 2);
+  int64_t ok_total = 0;
+  for (const YAML::Node& level : levels) {
+    const int64_t ok = level["ok"].as<int64_t>();
+    ok_total += ok;
+    CHECK(ok > 0);
+    CHECK(level["errors"].as<int64_t>() == 0);
+    CHECK(level["throughput_rps"].as<double>() > 0);
+    CHECK(level["p50_ms"].as<double>() <= level["p90_ms"].as<double>());
+    CHECK(level["p90_ms"].as<double>() <= level["p99_ms"].as<double>());
+    CHECK(level["p99_ms"].as<double>() <= level["max_ms"].as<double>());
+    CHECK(level["mean_batch_size"].as<double>() >= 1.0);
+    CHECK(level["cache_hit_fraction"].as<double>() == 0.0);
+    CHECK(level["server_forward_ms"].as<double>() > 0);
+  }
+  // Every measured request reached the server and was logged as OK.
+  int64_t logged_ok = 0;
+  for (const std::string& line : server.LogLines()) {
+    if (line.find(" access ") != std::string::npos && line.find("status=OK") != std::string::npos) ++logged_ok;
+  }
+  CHECK(logged_ok >= ok_total);
+  StatusOr<std::string> png = ReadFileBytes(prefix + ".png");
+  REQUIRE(png.ok());
+  CHECK(DecodeImage(*png).ok());
+  for (const char* suffix : {".json", ".png", ".out"}) std::remove((prefix + suffix).c_str());
 }
 
 }  // namespace
