@@ -6,5 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 BUILD_DIR=${CAMSERVE_BUILD_DIR:-build}
+# ccache keys on paths relative to the checkout, so fresh clones (CI) reuse
+# what another checkout compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build "$BUILD_DIR" --parallel "${CAMSERVE_BUILD_JOBS:-$(nproc)}"
