@@ -40,11 +40,13 @@ echo "== pytorch-grad-cam: $MODEL, one JPEG end to end"
   --image "$IMAGE" --iterations 20 --warmup 3 | tee "$OUT/pytorch_grad_cam.json"
 
 # This machine's speed drifts by 20% over minutes (shared host), so every
-# server level is bracketed by engine runs taken right before it.
+# server level is bracketed by engine runs taken right before it, about as
+# long as the server's window (20 batches of 8 take ~20 s): sustained load
+# runs a few percent slower than short bursts.
 engine_bench() {
   echo "== engine: $MODEL, no-grad forward vs GradCAM, batch 1 and 8 ($1)"
   "$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes 1,8 \
-    --methods gradcam --iterations 6 --warmup 2 | tee -a "$OUT/engine.txt" | tail -2
+    --methods gradcam --iterations "${ENGINE_ITERATIONS:-20}" --warmup 2 | tee -a "$OUT/engine.txt" | tail -2
 }
 
 start_server() {  # extra camserve flags

@@ -67,21 +67,16 @@ StatusOr<int64_t> DeadlineOnClock(const grpc::CallbackServerContext& context, co
   return clock.NowMicros() + remaining_us;
 }
 
-// Decodes and preprocesses the request's input (and keeps the pixels when an
-// overlay will need them).
+// Decodes an image (the model runner resizes and normalises it on its
+// worker) or checks a raw tensor.
 Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner, PendingExplain* pending,
                     ExplainJob* job) {
-  const Preprocessor& preprocessor = runner.preprocessor();
   switch (request.input_case()) {
     case v1::ExplainRequest::kImage: {
       StatusOr<DecodedImage> image = DecodeImage(request.image());
       if (!image.ok()) return image.status();
-      StatusOr<PreparedInput> input = preprocessor.FromDecodedImage(*image);
-      if (!input.ok()) return input.status();
-      job->input = std::move(input).value();
-      if (pending->encoding == HeatmapEncoding::kPngOverlay) {
-        pending->image = std::make_shared<const DecodedImage>(std::move(image).value());
-      }
+      job->image = std::make_shared<const DecodedImage>(std::move(image).value());
+      if (pending->encoding == HeatmapEncoding::kPngOverlay) pending->image = job->image;
       return Status::Ok();
     }
     case v1::ExplainRequest::kTensor: {
@@ -89,8 +84,8 @@ Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner
         return InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay");
       }
       const auto& shape = request.tensor().shape();
-      StatusOr<PreparedInput> input =
-          preprocessor.FromTensorBytes(std::vector<int64_t>(shape.begin(), shape.end()), request.tensor().data());
+      StatusOr<PreparedInput> input = runner.preprocessor().FromTensorBytes(
+          std::vector<int64_t>(shape.begin(), shape.end()), request.tensor().data());
       if (!input.ok()) return input.status();
       job->input = std::move(input).value();
       return Status::Ok();
@@ -158,7 +153,7 @@ Status FillResponse(const ExplainOutcome& outcome, int64_t queue_us, PendingExpl
   response->set_batch_size(outcome.batch_size);
   v1::StageTimings* timings = response->mutable_timings();
   timings->set_queue_us(queue_us);
-  timings->set_preprocess_us(pending->preprocess_us);
+  timings->set_preprocess_us(pending->preprocess_us + outcome.preprocess_us);
   timings->set_forward_us(outcome.engine_timings.forward_us);
   timings->set_backward_us(outcome.engine_timings.backward_us);
   timings->set_cam_us(outcome.engine_timings.cam_us);

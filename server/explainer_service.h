@@ -1,7 +1,8 @@
 // ExplainerService: the camserve.v1.Explainer gRPC service (callback API).
 //
-// An Explain call is checked and preprocessed (image decoding, resizing) on
-// the gRPC thread that received it, then queued on its model's ModelRunner;
+// An Explain call is checked and its image decoded on the gRPC thread that
+// received it, then queued on its model's ModelRunner (which resizes and
+// normalises images on its worker, see model_runner.h);
 // the RPC thread returns at once and never waits for the model. The reply is
 // encoded and sent from the batcher's worker thread when the batch is done.
 // ExplainStream does the same per message, with several requests in flight

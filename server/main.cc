@@ -93,8 +93,11 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 2;
   }
   RouteGrpcLogsToSpdlog();
-  StatusOr<std::unique_ptr<ModelRegistry>> registry =
-      ModelRegistry::Load(*config, std::make_shared<SystemClock>());
+  // Loading warms the models up with LibTorch ops; on a thread of its own,
+  // whose OpenMP pool ends with it, so that the batch workers' pools are the
+  // only ones left (see core/serving/model_runner.h).
+  StatusOr<std::unique_ptr<ModelRegistry>> registry = InternalError("models not loaded");
+  std::thread([&] { registry = ModelRegistry::Load(*config, std::make_shared<SystemClock>()); }).join();
   if (!registry.ok()) {
     spdlog::error("cannot load models: {}", registry.status().ToString());
     return 1;

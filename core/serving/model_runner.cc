@@ -1,5 +1,6 @@
 #include "core/serving/model_runner.h"
 
+#include <chrono>
 #include <utility>
 
 namespace camserve {
@@ -16,7 +17,7 @@ class ModelRunner::Task : public BatchTask {
   void Finish(StatusOr<ExplainOutcome> outcome, int64_t queue_us) { done_(std::move(outcome), queue_us); }
   // Time since Submit queued the task (0 if it never was).
   int64_t QueuedSoFar() const { return enqueued_us > 0 ? clock_->NowMicros() - enqueued_us : 0; }
-  const ExplainJob& job() const { return job_; }
+  ExplainJob& job() { return job_; }
 
  private:
   ExplainJob job_;
@@ -26,10 +27,17 @@ class ModelRunner::Task : public BatchTask {
 
 namespace {
 
-std::string GroupKey(const ExplainJob& job, const std::string& layer) {
+// Images are all resized to the model's input size.
+std::string GroupKey(const ExplainJob& job, const std::string& layer, const ModelInfo& model) {
+  const std::vector<int64_t> shape =
+      job.image ? std::vector<int64_t>{3, model.input_height_px, model.input_width_px} : job.input.shape;
   std::string key = std::string(CamMethodName(job.method)) + "|" + layer + "|";
-  for (int64_t side : job.input.shape) key += std::to_string(side) + "x";
+  for (int64_t side : shape) key += std::to_string(side) + "x";
   return key;
+}
+
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -78,7 +86,7 @@ void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
   Status valid = CheckJob(job);
   if (!valid.ok()) return done(valid, 0);
   const std::string& layer = job.target_layer.empty() ? backend_->info().default_layer : job.target_layer;
-  const std::string key = GroupKey(job, layer);
+  const std::string key = GroupKey(job, layer, backend_->info());
   const int priority = job.priority;
   const int64_t deadline_us = job.deadline_us;
   auto task = std::make_unique<Task>(std::move(job), std::move(done), clock_.get());
@@ -93,10 +101,25 @@ void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
 void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
   const int64_t start_us = clock_->NowMicros();
   std::vector<Task*> tasks;
-  std::vector<ExplainItem> items;
+  std::vector<int64_t> preprocess_us;
   for (const auto& queued : batch) {
     Task* task = static_cast<Task*>(queued.get());
+    ExplainJob& job = task->job();
+    const auto preprocess_start = std::chrono::steady_clock::now();
+    if (job.image) {
+      StatusOr<PreparedInput> input = backend_->preprocessor().FromDecodedImage(*job.image);
+      if (!input.ok()) {
+        task->Finish(input.status(), start_us - task->enqueued_us);
+        continue;
+      }
+      job.input = std::move(input).value();
+    }
+    preprocess_us.push_back(job.image ? MicrosSince(preprocess_start) : 0);
     tasks.push_back(task);
+  }
+  if (tasks.empty()) return;
+  std::vector<ExplainItem> items;
+  for (Task* task : tasks) {
     const ExplainJob& job = task->job();
     items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution});
   }
@@ -111,6 +134,7 @@ void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
     ExplainOutcome outcome;
     outcome.result = std::move(result->items[i]);
     outcome.engine_timings = result->timings;
+    outcome.preprocess_us = preprocess_us[i];
     outcome.batch_size = static_cast<int>(tasks.size());
     tasks[i]->Finish(std::move(outcome), queue_us);
   }

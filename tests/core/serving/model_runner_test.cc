@@ -27,6 +27,8 @@ class FakeBackend : public ExplainBackend {
     info_.name = "fake";
     info_.num_classes = 10;
     info_.default_layer = "layer4";
+    info_.input_height_px = 4;
+    info_.input_width_px = 4;
   }
   const ModelInfo& info() const override { return info_; }
   const Preprocessor& preprocessor() const override { return preprocessor_; }
@@ -194,6 +196,32 @@ TEST_CASE("bad layers and classes are refused per job, before they can fail a ba
   CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
   CHECK(replies.all[3].first.ok());
   CHECK(f.backend->batches().size() == 1);
+}
+
+TEST_CASE("decoded images are preprocessed on the worker; a bad one fails alone") {
+  Fixture f;
+  Replies replies;
+  f.backend->Hold();
+  f.runner->Submit(Job(0), replies.Callback(0));
+  while (f.backend->batches().empty()) std::this_thread::yield();
+  // A 4x4 white image (the fake model's input size) and an inconsistent one.
+  ExplainJob white;
+  white.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, std::vector<uint8_t>(4 * 4 * 3, 255)});
+  ExplainJob broken;
+  broken.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, {}});
+  f.runner->Submit(std::move(white), replies.Callback(1));
+  f.runner->Submit(std::move(broken), replies.Callback(2));
+  f.runner->Submit(Job(0.25f), replies.Callback(3));  // a tensor of the same shape joins the batch
+  f.backend->Release();
+  replies.WaitFor(4);
+  REQUIRE(replies.all[1].first.ok());
+  // (1 - mean[0]) / std[0] with the ImageNet defaults.
+  CHECK(replies.all[1].second.result.heatmap.values[0] == Approx((1.f - 0.485f) / 0.229f));
+  CHECK(replies.all[1].second.batch_size == 2);
+  CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
+  CHECK(replies.all[3].second.result.heatmap.values[0] == 0.25f);
+  CHECK(replies.all[3].second.batch_size == 2);
+  CHECK(replies.all[3].second.preprocess_us == 0);
 }
 
 TEST_CASE("an engine error reaches every job of its batch") {
