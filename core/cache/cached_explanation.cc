@@ -1,0 +1,114 @@
+#include "core/cache/cached_explanation.h"
+
+#include <cstring>
+
+#include "core/util/sha256.h"
+
+namespace camserve {
+namespace {
+
+constexpr char kMagic[] = "CSH1";
+constexpr size_t kChecksumBytes = 8;
+
+void PutU32(uint32_t value, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(value >> (8 * i)));
+}
+
+void PutString(std::string_view text, std::string* out) {
+  PutU32(static_cast<uint32_t>(text.size()), out);
+  out->append(text);
+}
+
+void PutScore(const ClassScore& score, std::string* out) {
+  PutU32(static_cast<uint32_t>(score.class_index), out);
+  PutString(score.label, out);
+  uint32_t bits;
+  std::memcpy(&bits, &score.probability, 4);
+  PutU32(bits, out);
+}
+
+std::string Checksum(std::string_view bytes) {
+  Sha256 sha;
+  sha.Update(bytes);
+  const auto digest = sha.Finish();
+  return std::string(reinterpret_cast<const char*>(digest.data()), kChecksumBytes);
+}
+
+// Reads fields front to back; any read past the end marks the value bad.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  uint32_t U32() {
+    if (!Has(4)) return 0;
+    uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) value |= uint32_t{static_cast<uint8_t>(bytes_[offset_ + i])} << (8 * i);
+    offset_ += 4;
+    return value;
+  }
+  std::string String() {
+    const uint32_t size = U32();
+    if (!Has(size)) return {};
+    std::string text(bytes_.substr(offset_, size));
+    offset_ += size;
+    return text;
+  }
+  ClassScore Score() {
+    ClassScore score;
+    score.class_index = static_cast<int32_t>(U32());
+    score.label = String();
+    const uint32_t bits = U32();
+    std::memcpy(&score.probability, &bits, 4);
+    return score;
+  }
+  bool ok() const { return ok_; }
+  bool at_end() const { return offset_ == bytes_.size(); }
+
+ private:
+  bool Has(size_t count) {
+    if (!ok_ || bytes_.size() - offset_ < count) ok_ = false;
+    return ok_;
+  }
+  std::string_view bytes_;
+  size_t offset_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::string SerializeCachedExplanation(const CachedExplanation& value) {
+  std::string out(kMagic, 4);
+  PutU32(static_cast<uint32_t>(value.width_px), &out);
+  PutU32(static_cast<uint32_t>(value.height_px), &out);
+  PutU32(static_cast<uint32_t>(value.encoding), &out);
+  PutString(value.data, &out);
+  PutScore(value.target, &out);
+  PutU32(static_cast<uint32_t>(value.top_k.size()), &out);
+  for (const ClassScore& score : value.top_k) PutScore(score, &out);
+  out += Checksum(out);
+  return out;
+}
+
+StatusOr<CachedExplanation> ParseCachedExplanation(std::string_view bytes) {
+  if (bytes.size() < 4 + kChecksumBytes || bytes.substr(0, 4) != std::string_view(kMagic, 4)) {
+    return Status(StatusCode::kDataLoss, "cached value is not a camserve heatmap (format CSH1)");
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
+  if (Checksum(body) != bytes.substr(body.size())) {
+    return Status(StatusCode::kDataLoss, "cached value fails its checksum");
+  }
+  Reader reader(body.substr(4));
+  CachedExplanation value;
+  value.width_px = static_cast<int>(reader.U32());
+  value.height_px = static_cast<int>(reader.U32());
+  value.encoding = static_cast<int>(reader.U32());
+  value.data = reader.String();
+  value.target = reader.Score();
+  const uint32_t count = reader.U32();
+  for (uint32_t i = 0; i < count && reader.ok(); ++i) value.top_k.push_back(reader.Score());
+  if (!reader.ok() || !reader.at_end()) {
+    return Status(StatusCode::kDataLoss, "cached value is truncated or has trailing bytes");
+  }
+  return value;
+}
+
+}  // namespace camserve

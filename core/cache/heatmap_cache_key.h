@@ -1,0 +1,44 @@
+// HeatmapCacheKey: the cache key of one explanation, the SHA-256 of
+// everything that determines the answer: the cache format version, the model
+// fingerprint (ModelFingerprint: file bytes and preprocessing), the method,
+// the resolved target layer, the target class or "top-1", top_k, the output
+// resolution and encoding, and the input (an encoded image's bytes, or a raw
+// tensor's shape and bytes). Each field is length-prefixed, so no two
+// different requests share a key by concatenation.
+//
+// Thread-safety: a pure function.
+// Cost: one SHA-256 pass over the input bytes (~0.1 ms for a 200 KB image).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace camserve {
+
+// Bump when the key or the stored value changes meaning: old entries then
+// simply stop matching.
+inline constexpr int kHeatmapCacheFormatVersion = 1;
+
+struct HeatmapCacheKeyFields {
+  std::string model_fingerprint;
+  std::string method;        // canonical name: "gradcam", ...
+  std::string target_layer;  // resolved: never empty
+  std::optional<int> target_class;  // unset: top-1
+  int top_k = 0;
+  int resolution = 0;  // the wire enum's value
+  int encoding = 0;    // the wire enum's value
+  // Exactly one input: encoded image bytes, or a tensor's shape and bytes.
+  std::string_view image_bytes;
+  std::vector<int64_t> tensor_shape;
+  std::string_view tensor_bytes;
+};
+
+using HeatmapCacheKey = std::array<uint8_t, 32>;
+
+HeatmapCacheKey MakeHeatmapCacheKey(const HeatmapCacheKeyFields& fields);
+
+}  // namespace camserve
