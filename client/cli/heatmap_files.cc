@@ -5,34 +5,19 @@
 #include <map>
 
 #include "client/cli/npy_writer.h"
-#include "core/image/colormap.h"
-#include "core/image/png_encoder.h"
+#include "core/image/heatmap_png.h"
 #include "core/util/file_io.h"
 
 namespace camserve {
 namespace {
 
-// BlendOverlay's weight of the heatmap, as camserve-explain uses.
-constexpr float kOverlayHeatWeight = 0.5f;
-
 std::string OutputStem(const std::string& image_path) {
   return std::filesystem::path(image_path).stem().string();
 }
 
-Status WriteRgbPng(const std::string& path, const std::vector<uint8_t>& rgb, int width_px, int height_px) {
-  StatusOr<std::string> png = EncodePng(rgb.data(), width_px, height_px, 3);
+Status WritePng(const std::string& path, const StatusOr<std::string>& png) {
   if (!png.ok()) return png.status();
   return WriteFileBytes(path, *png);
-}
-
-// The jet colours of `heatmap`, resampled to width_px x height_px first if
-// its size differs.
-std::vector<uint8_t> JetColorsAtSize(const FloatHeatmap& heatmap, int width_px, int height_px) {
-  if (heatmap.width_px == width_px && heatmap.height_px == height_px) {
-    return ApplyJetColormap(heatmap.values.data(), heatmap.values.size());
-  }
-  const FloatHeatmap resized = ResizeBilinear(heatmap, width_px, height_px);
-  return ApplyJetColormap(resized.values.data(), resized.values.size());
 }
 
 }  // namespace
@@ -55,12 +40,14 @@ Status CheckDistinctOutputNames(const std::vector<std::string>& image_paths) {
 }
 
 Status WriteHeatmapFiles(const FloatHeatmap& heatmap, const DecodedImage& image, const HeatmapFiles& files) {
-  const std::vector<uint8_t> heat_rgb = JetColorsAtSize(heatmap, heatmap.width_px, heatmap.height_px);
-  CAMSERVE_RETURN_IF_ERROR(WriteRgbPng(files.heatmap_png, heat_rgb, heatmap.width_px, heatmap.height_px));
-  const std::vector<uint8_t> image_heat_rgb = JetColorsAtSize(heatmap, image.width, image.height);
-  const std::vector<uint8_t> overlay =
-      BlendOverlay(image_heat_rgb.data(), image.rgb.data(), image_heat_rgb.size() / 3, kOverlayHeatWeight);
-  CAMSERVE_RETURN_IF_ERROR(WriteRgbPng(files.overlay_png, overlay, image.width, image.height));
+  CAMSERVE_RETURN_IF_ERROR(
+      WritePng(files.heatmap_png, EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px)));
+  // The overlay is drawn at the image's size.
+  const FloatHeatmap at_image_size = heatmap.width_px == image.width && heatmap.height_px == image.height
+                                         ? heatmap
+                                         : ResizeBilinear(heatmap, image.width, image.height);
+  CAMSERVE_RETURN_IF_ERROR(WritePng(
+      files.overlay_png, EncodeJetOverlayPng(at_image_size.values, image.rgb.data(), image.width, image.height)));
   return WriteFileBytes(files.npy, EncodeNpyFloat32(heatmap.values.data(), heatmap.height_px, heatmap.width_px));
 }
 

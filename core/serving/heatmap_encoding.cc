@@ -4,8 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/image/colormap.h"
-#include "core/image/png_encoder.h"
+#include "core/image/heatmap_png.h"
 #include "core/image/bilinear_resize.h"
 
 namespace camserve {
@@ -43,18 +42,14 @@ StatusOr<std::string> EncodeHeatmap(const Heatmap& heatmap, HeatmapEncoding enco
       return Float32LittleEndian(heatmap.values);
     case HeatmapEncoding::kUint8:
       return Uint8Values(heatmap.values);
-    case HeatmapEncoding::kPngHeatmap: {
-      std::vector<uint8_t> colored = ApplyJetColormap(heatmap.values.data(), heatmap.values.size());
-      return EncodePng(colored.data(), heatmap.width_px, heatmap.height_px, 3);
-    }
+    case HeatmapEncoding::kPngHeatmap:
+      return EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px);
     case HeatmapEncoding::kPngOverlay: {
       if (image == nullptr) {
         return InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay");
       }
-      std::vector<uint8_t> colored = ApplyJetColormap(heatmap.values.data(), heatmap.values.size());
       const DecodedImage background = ResizeRgbBilinear(*image, heatmap.width_px, heatmap.height_px);
-      std::vector<uint8_t> overlay = BlendOverlay(colored.data(), background.rgb.data(), heatmap.values.size(), 0.5f);
-      return EncodePng(overlay.data(), heatmap.width_px, heatmap.height_px, 3);
+      return EncodeJetOverlayPng(heatmap.values, background.rgb.data(), heatmap.width_px, heatmap.height_px);
     }
   }
   return InvalidArgumentError("unknown heatmap encoding");

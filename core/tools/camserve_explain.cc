@@ -12,8 +12,7 @@
 #include <sstream>
 
 #include "core/engine/explainer_engine.h"
-#include "core/image/colormap.h"
-#include "core/image/png_encoder.h"
+#include "core/image/heatmap_png.h"
 #include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
 
@@ -79,11 +78,11 @@ Status Run(int argc, char** argv) {
               result->timings.backward_us / 1e3, result->timings.cam_us / 1e3);
 
   const Heatmap& heatmap = explained.heatmap;
-  std::vector<uint8_t> colored = ApplyJetColormap(heatmap.values.data(), heatmap.values.size());
-  std::vector<uint8_t> overlay = BlendOverlay(colored.data(), image->rgb.data(), heatmap.values.size(), 0.5f);
-  for (const auto& [path, pixels] : {std::make_pair(flags.GetString("out", "heatmap.png"), &colored),
-                                     std::make_pair(flags.GetString("overlay", "overlay.png"), &overlay)}) {
-    StatusOr<std::string> png = EncodePng(pixels->data(), heatmap.width_px, heatmap.height_px, 3);
+  for (const auto& [path, png] :
+       {std::make_pair(flags.GetString("out", "heatmap.png"),
+                       EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px)),
+        std::make_pair(flags.GetString("overlay", "overlay.png"),
+                       EncodeJetOverlayPng(heatmap.values, image->rgb.data(), heatmap.width_px, heatmap.height_px))}) {
     if (!png.ok()) return png.status();
     CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(path, *png));
     std::printf("wrote %s (%dx%d)\n", path.c_str(), heatmap.width_px, heatmap.height_px);
