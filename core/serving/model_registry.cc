@@ -53,34 +53,27 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, co
 StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig& config,
                                                              std::shared_ptr<Clock> clock) {
   if (config.models.empty()) return InvalidArgumentError("models: no model configured (use --model PATH)");
-  std::vector<std::unique_ptr<ModelRunner>> runners;
+  // Names first: a configuration mistake should not wait for every model to load.
+  std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
   for (const ModelConfig& model : config.models) {
-    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(config, model, clock);
-    if (!runner.ok()) return runner.status();
-    spdlog::info("serving model '{}', version {}", model.name, (*runner)->version());
-    runners.push_back(std::move(runner).value());
-  }
-  std::unique_ptr<ModelRegistry> registry = FromRunners(std::move(runners));
-  // Models are served under their configured names, which may differ from
-  // the sidecar's.
-  registry->by_name_.clear();
-  for (size_t i = 0; i < config.models.size(); ++i) {
-    if (!registry->by_name_.emplace(config.models[i].name, registry->runners_[i].get()).second) {
-      return InvalidArgumentError("models: the name '" + config.models[i].name + "' is used twice");
+    if (!registry->by_name_.emplace(model.name, nullptr).second) {
+      return InvalidArgumentError("models: the name '" + model.name + "' is used twice");
     }
+    registry->names_.push_back(model.name);
   }
   registry->default_model_ = config.default_model.empty() ? config.models.front().name : config.default_model;
   if (registry->by_name_.count(registry->default_model_) == 0) {
     return InvalidArgumentError("default_model: '" + registry->default_model_ + "' is not a configured model");
   }
-  return registry;
-}
-
-std::unique_ptr<ModelRegistry> ModelRegistry::FromRunners(std::vector<std::unique_ptr<ModelRunner>> runners) {
-  std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
-  registry->runners_ = std::move(runners);
-  for (const auto& runner : registry->runners_) registry->by_name_.emplace(runner->info().name, runner.get());
-  if (!registry->runners_.empty()) registry->default_model_ = registry->runners_.front()->info().name;
+  // Models are served under their configured names, which may differ from
+  // the sidecar's.
+  for (const ModelConfig& model : config.models) {
+    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(config, model, clock);
+    if (!runner.ok()) return runner.status();
+    spdlog::info("serving model '{}', version {}", model.name, (*runner)->version());
+    registry->by_name_[model.name] = runner->get();
+    registry->runners_.push_back(std::move(runner).value());
+  }
   return registry;
 }
 
@@ -97,16 +90,6 @@ std::vector<ModelRunner*> ModelRegistry::runners() const {
   std::vector<ModelRunner*> all;
   for (const auto& runner : runners_) all.push_back(runner.get());
   return all;
-}
-
-std::vector<std::string> ModelRegistry::names() const {
-  std::vector<std::string> names(runners_.size());
-  for (const auto& [name, runner] : by_name_) {
-    for (size_t i = 0; i < runners_.size(); ++i) {
-      if (runners_[i].get() == runner) names[i] = name;
-    }
-  }
-  return names;
 }
 
 void ModelRegistry::Shutdown(int64_t drain_timeout_us) {

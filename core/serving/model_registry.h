@@ -22,15 +22,13 @@ namespace camserve {
 class ModelRegistry {
  public:
   static StatusOr<std::unique_ptr<ModelRegistry>> Load(const ServerConfig& config, std::shared_ptr<Clock> clock);
-  // For tests: serve the given runners; the first is the default.
-  static std::unique_ptr<ModelRegistry> FromRunners(std::vector<std::unique_ptr<ModelRunner>> runners);
 
   // `name` empty: the default model.
   StatusOr<ModelRunner*> Find(const std::string& name) const;
   const std::string& default_model() const { return default_model_; }
   // Runners in configuration order, and the names they are served under.
   std::vector<ModelRunner*> runners() const;
-  std::vector<std::string> names() const;
+  const std::vector<std::string>& names() const { return names_; }
 
   // Shuts every runner down; they share one drain deadline.
   void Shutdown(int64_t drain_timeout_us);
@@ -38,6 +36,7 @@ class ModelRegistry {
  private:
   ModelRegistry() = default;
   std::vector<std::unique_ptr<ModelRunner>> runners_;
+  std::vector<std::string> names_;  // parallel to runners_
   std::map<std::string, ModelRunner*> by_name_;
   std::string default_model_;
 };
