@@ -31,7 +31,7 @@
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "client/common/grpc_channel.h"
 #include "core/image/image_decoder.h"
-#include "tests/client/cli/temp_dir.h"
+#include "tests/temp_dir.h"
 #include "tests/server/server_process.h"
 
 namespace camserve {

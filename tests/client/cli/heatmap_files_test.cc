@@ -11,7 +11,7 @@
 
 #include "client/cli/npy_writer.h"
 #include "core/image/colormap.h"
-#include "tests/client/cli/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {

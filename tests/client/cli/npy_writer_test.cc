@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/client/cli/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {
