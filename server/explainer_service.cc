@@ -20,21 +20,31 @@ int64_t MicrosSince(SteadyTime start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
-// What finishing one explanation needs, kept alive until it is done.
+// One request, from its arrival until it is answered.
 struct PendingExplain {
   std::string rpc;
   std::string request_id;
   std::string model_name;
   std::string method_name;
-  std::string model_version;
+  grpc::CallbackServerContext* context = nullptr;
   v1::ExplainResponse* response = nullptr;
+  SteadyTime start;
+  std::function<void(const Status&)> done;
+};
+
+// One computation: what encoding its answer needs. Requests coalesced on it
+// ask for the same answer (the cache key covers every setting used here).
+struct Computation {
+  std::string model_name;
+  std::string model_version;
   HeatmapEncoding encoding = HeatmapEncoding::kFloat32;
   v1::HeatmapEncoding wire_encoding = v1::HEATMAP_ENCODING_FLOAT32;
   // The decoded image, kept only for PNG_OVERLAY.
   std::shared_ptr<const DecodedImage> image;
-  SteadyTime start;
-  int64_t preprocess_us = 0;
-  std::function<void(const Status&)> done;
+  int64_t decode_us = 0;
+  int64_t cache_get_us = 0;
+  // Set unless the request bypasses the cache.
+  std::optional<HeatmapCacheKey> cache_key;
 };
 
 StatusOr<HeatmapResolution> ResolutionFromWire(v1::HeatmapResolution resolution) {
@@ -69,40 +79,39 @@ StatusOr<int64_t> DeadlineOnClock(const grpc::CallbackServerContext& context, co
 
 // Decodes an image (the model runner resizes and normalises it on its
 // worker) or checks a raw tensor.
-Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner, PendingExplain* pending,
+Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner, Computation* computation,
                     ExplainJob* job) {
+  const SteadyTime decode_start = std::chrono::steady_clock::now();
   switch (request.input_case()) {
     case v1::ExplainRequest::kImage: {
       StatusOr<DecodedImage> image = DecodeImage(request.image());
       if (!image.ok()) return image.status();
       job->image = std::make_shared<const DecodedImage>(std::move(image).value());
-      if (pending->encoding == HeatmapEncoding::kPngOverlay) pending->image = job->image;
-      return Status::Ok();
+      if (computation->encoding == HeatmapEncoding::kPngOverlay) computation->image = job->image;
+      break;
     }
     case v1::ExplainRequest::kTensor: {
-      if (pending->encoding == HeatmapEncoding::kPngOverlay) {
-        return InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay");
-      }
       const auto& shape = request.tensor().shape();
       StatusOr<PreparedInput> input = runner.preprocessor().FromTensorBytes(
           std::vector<int64_t>(shape.begin(), shape.end()), request.tensor().data());
       if (!input.ok()) return input.status();
       job->input = std::move(input).value();
-      return Status::Ok();
+      break;
     }
     default:
       return InvalidArgumentError("the request has no input: set image (JPEG or PNG bytes) or tensor");
   }
+  computation->decode_us = MicrosSince(decode_start);
+  return Status::Ok();
 }
 
-// Checks the request and turns it into a job for `runner`.
-StatusOr<ExplainJob> BuildJob(grpc::CallbackServerContext* context, const v1::ExplainRequest& request,
-                              const ModelRunner& runner, int default_top_k, PendingExplain* pending) {
+// Checks the request's options (everything but the input) and turns them
+// into a job for `runner`.
+StatusOr<ExplainJob> ParseJob(const v1::ExplainRequest& request, int default_top_k, Computation* computation) {
   ExplainJob job;
   StatusOr<CamMethodKind> method = ParseCamMethod(request.method().empty() ? "gradcam" : request.method());
   if (!method.ok()) return method.status();
   job.method = *method;
-  pending->method_name = CamMethodName(*method);
   job.target_layer = request.target_layer();
   if (request.has_target_class()) job.target_class = request.target_class();
   if (request.top_k() < 0) return InvalidArgumentError("top_k must be >= 0; was " + std::to_string(request.top_k()));
@@ -112,17 +121,31 @@ StatusOr<ExplainJob> BuildJob(grpc::CallbackServerContext* context, const v1::Ex
   job.resolution = *resolution;
   StatusOr<HeatmapEncoding> encoding = EncodingFromWire(request.encoding());
   if (!encoding.ok()) return encoding.status();
-  pending->encoding = *encoding;
-  pending->wire_encoding = request.encoding();
+  computation->encoding = *encoding;
+  computation->wire_encoding = request.encoding();
+  if (*encoding == HeatmapEncoding::kPngOverlay && request.input_case() == v1::ExplainRequest::kTensor) {
+    return InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay");
+  }
   job.priority = request.priority();
-  StatusOr<int64_t> deadline_us = DeadlineOnClock(*context, runner.clock());
-  if (!deadline_us.ok()) return deadline_us.status();
-  job.deadline_us = *deadline_us;
-  job.is_cancelled = [context] { return context->IsCancelled(); };
-  const SteadyTime preprocess_start = std::chrono::steady_clock::now();
-  CAMSERVE_RETURN_IF_ERROR(PrepareInput(request, runner, pending, &job));
-  pending->preprocess_us = MicrosSince(preprocess_start);
   return job;
+}
+
+HeatmapCacheKey CacheKeyOf(const v1::ExplainRequest& request, const ExplainJob& job, const ModelRunner& runner) {
+  HeatmapCacheKeyFields fields;
+  fields.model_fingerprint = runner.version();
+  fields.method = CamMethodName(job.method);
+  fields.target_layer = job.target_layer.empty() ? runner.info().default_layer : job.target_layer;
+  fields.target_class = job.target_class;
+  fields.top_k = job.top_k;
+  fields.resolution = request.resolution();
+  fields.encoding = request.encoding();
+  if (request.input_case() == v1::ExplainRequest::kTensor) {
+    fields.tensor_shape.assign(request.tensor().shape().begin(), request.tensor().shape().end());
+    fields.tensor_bytes = request.tensor().data();
+  } else {
+    fields.image_bytes = request.image();
+  }
+  return MakeHeatmapCacheKey(fields);
 }
 
 void FillScore(const ClassScore& score, v1::ClassScore* out) {
@@ -131,47 +154,73 @@ void FillScore(const ClassScore& score, v1::ClassScore* out) {
   out->set_probability(score.probability);
 }
 
-// Encodes the heatmap and fills the response.
-Status FillResponse(const ExplainOutcome& outcome, int64_t queue_us, PendingExplain* pending) {
+ClassScore ScoreFromWire(const v1::ClassScore& score) {
+  return ClassScore{score.class_index(), score.label(), score.probability()};
+}
+
+// Encodes the computed heatmap into a response shared by every request
+// waiting for this computation.
+Status FillComputedResponse(const ExplainOutcome& outcome, int64_t queue_us, const Computation& computation,
+                            v1::ExplainResponse* response) {
   const SteadyTime encode_start = std::chrono::steady_clock::now();
   const ExplainResult& result = outcome.result;
-  StatusOr<std::string> data = EncodeHeatmap(result.heatmap, pending->encoding, pending->image.get());
+  StatusOr<std::string> data = EncodeHeatmap(result.heatmap, computation.encoding, computation.image.get());
   if (!data.ok()) return data.status();
-  v1::ExplainResponse* response = pending->response;
   v1::Heatmap* heatmap = response->mutable_heatmap();
   heatmap->set_width(result.heatmap.width_px);
   heatmap->set_height(result.heatmap.height_px);
-  heatmap->set_encoding(pending->wire_encoding);
+  heatmap->set_encoding(computation.wire_encoding);
   heatmap->set_data(std::move(data).value());
   response->set_target_class(result.target.class_index);
   response->set_target_label(result.target.label);
   response->set_target_probability(result.target.probability);
   for (const ClassScore& score : result.top_k) FillScore(score, response->add_top_k());
-  response->set_model(pending->model_name);
-  response->set_model_version(pending->model_version);
-  response->set_cache_hit(false);
+  response->set_model(computation.model_name);
+  response->set_model_version(computation.model_version);
   response->set_batch_size(outcome.batch_size);
   v1::StageTimings* timings = response->mutable_timings();
   timings->set_queue_us(queue_us);
-  timings->set_preprocess_us(pending->preprocess_us + outcome.preprocess_us);
+  timings->set_preprocess_us(computation.decode_us + outcome.preprocess_us);
   timings->set_forward_us(outcome.engine_timings.forward_us);
   timings->set_backward_us(outcome.engine_timings.backward_us);
   timings->set_cam_us(outcome.engine_timings.cam_us);
+  timings->set_cache_get_us(computation.cache_get_us);
   timings->set_encode_us(MicrosSince(encode_start));
-  timings->set_total_us(MicrosSince(pending->start));
   return Status::Ok();
 }
 
-// Finishes one explanation: fills the response (on success), logs the access
-// line and calls `done`.
-void Complete(PendingExplain& pending, StatusOr<ExplainOutcome> outcome, int64_t queue_us) {
-  Status status = outcome.status();
-  int batch_size = 0;
-  if (outcome.ok()) {
-    batch_size = outcome->batch_size;
-    status = FillResponse(*outcome, queue_us, &pending);
-  }
+CachedExplanation ToCached(const v1::ExplainResponse& response) {
+  CachedExplanation value;
+  value.width_px = response.heatmap().width();
+  value.height_px = response.heatmap().height();
+  value.encoding = response.heatmap().encoding();
+  value.data = response.heatmap().data();
+  value.target = ClassScore{response.target_class(), response.target_label(), response.target_probability()};
+  for (const v1::ClassScore& score : response.top_k()) value.top_k.push_back(ScoreFromWire(score));
+  return value;
+}
+
+void FillCachedResponse(CachedExplanation cached, const Computation& computation, v1::ExplainResponse* response) {
+  v1::Heatmap* heatmap = response->mutable_heatmap();
+  heatmap->set_width(cached.width_px);
+  heatmap->set_height(cached.height_px);
+  heatmap->set_encoding(static_cast<v1::HeatmapEncoding>(cached.encoding));
+  heatmap->set_data(std::move(cached.data));
+  response->set_target_class(cached.target.class_index);
+  response->set_target_label(cached.target.label);
+  response->set_target_probability(cached.target.probability);
+  for (const ClassScore& score : cached.top_k) FillScore(score, response->add_top_k());
+  response->set_model(computation.model_name);
+  response->set_model_version(computation.model_version);
+  response->set_cache_hit(true);
+  response->mutable_timings()->set_cache_get_us(computation.cache_get_us);
+}
+
+// Answers one request: logs the access line and calls `done`. The response
+// is already filled when `status` is OK.
+void Finish(PendingExplain& pending, const Status& status, int batch_size, bool cache_hit) {
   pending.response->set_request_id(pending.request_id);
+  if (status.ok()) pending.response->mutable_timings()->set_total_us(MicrosSince(pending.start));
   AccessRecord record;
   record.request_id = pending.request_id;
   record.rpc = pending.rpc;
@@ -180,15 +229,49 @@ void Complete(PendingExplain& pending, StatusOr<ExplainOutcome> outcome, int64_t
   record.status = StatusCodeName(status.code());
   record.message = status.message();
   record.latency_us = MicrosSince(pending.start);
+  record.cache_hit = cache_hit;
   record.batch_size = batch_size;
   LogAccess(record);
   pending.done(status);
 }
 
+// Why a request whose client is gone ended: its deadline, or a cancel.
+Status AbandonedStatus(const grpc::CallbackServerContext& context) {
+  if (std::chrono::system_clock::now() >= context.deadline()) {
+    return Status(StatusCode::kDeadlineExceeded, "the deadline passed before the answer was ready");
+  }
+  return Status(StatusCode::kCancelled, "cancelled by the client");
+}
+
 }  // namespace
 
-ExplainerService::ExplainerService(ModelRegistry* registry, const Options& options)
-    : registry_(registry), options_(options) {}
+// The answer of one computation, handed to every request waiting for it.
+struct ExplainerService::ComputedAnswer {
+  Status status;
+  std::shared_ptr<const v1::ExplainResponse> response;  // set when OK
+  int batch_size = 0;  // 0: never reached the engine
+};
+
+ExplainerService::ExplainerService(ModelRegistry* registry, HeatmapCache* cache, const Options& options)
+    : registry_(registry), cache_(cache), options_(options) {}
+
+ExplainerService::~ExplainerService() = default;
+
+namespace {
+
+void Deliver(PendingExplain& pending, const Status& answer_status, const v1::ExplainResponse* answer,
+             int batch_size, bool coalesced) {
+  Status status = answer_status;
+  if (pending.context->IsCancelled()) {
+    status = AbandonedStatus(*pending.context);
+  } else if (status.ok()) {
+    *pending.response = *answer;
+    pending.response->set_coalesced(coalesced);
+  }
+  Finish(pending, status, batch_size, false);
+}
+
+}  // namespace
 
 void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const v1::ExplainRequest& request,
                                     v1::ExplainResponse* response, const char* rpc,
@@ -198,16 +281,73 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   pending->rpc = rpc;
   pending->request_id = request.request_id();
   pending->model_name = request.model().empty() ? registry_->default_model() : request.model();
+  pending->context = context;
   pending->response = response;
   pending->done = std::move(done);
-  StatusOr<ModelRunner*> runner = registry_->Find(request.model());
-  if (!runner.ok()) return Complete(*pending, runner.status(), 0);
-  pending->model_version = (*runner)->version();
-  StatusOr<ExplainJob> job = BuildJob(context, request, **runner, options_.default_top_k, pending.get());
-  if (!job.ok()) return Complete(*pending, job.status(), 0);
+  StatusOr<ModelRunner*> found = registry_->Find(request.model());
+  if (!found.ok()) return Finish(*pending, found.status(), 0, false);
+  ModelRunner& runner = **found;
+  auto computation = std::make_shared<Computation>();
+  computation->model_name = pending->model_name;
+  computation->model_version = runner.version();
+  StatusOr<ExplainJob> job = ParseJob(request, options_.default_top_k, computation.get());
+  if (!job.ok()) return Finish(*pending, job.status(), 0, false);
+  pending->method_name = CamMethodName(job->method);
+  StatusOr<int64_t> deadline_us = DeadlineOnClock(*context, runner.clock());
+  if (!deadline_us.ok()) return Finish(*pending, deadline_us.status(), 0, false);
+
+  // Where the answer goes: to this request alone, or to every request
+  // coalesced on the same key.
+  std::function<void(const ComputedAnswer&)> publish;
+  if (request.bypass_cache()) {
+    job->deadline_us = *deadline_us;
+    job->is_cancelled = [context] { return context->IsCancelled(); };
+    publish = [pending](const ComputedAnswer& answer) {
+      Deliver(*pending, answer.status, answer.response.get(), answer.batch_size, false);
+    };
+  } else {
+    const HeatmapCacheKey key = CacheKeyOf(request, *job, runner);
+    if (cache_ != nullptr) {
+      const SteadyTime lookup_start = std::chrono::steady_clock::now();
+      std::optional<CachedExplanation> cached = cache_->Lookup(key);
+      computation->cache_get_us = MicrosSince(lookup_start);
+      if (cached.has_value()) {
+        FillCachedResponse(std::move(*cached), *computation, response);
+        return Finish(*pending, Status::Ok(), 0, true);
+      }
+      computation->cache_key = key;
+    }
+    ExplainCoalescer::Waiter waiter;
+    waiter.deliver = [pending](const ComputedAnswer& answer, bool followed) {
+      Deliver(*pending, answer.status, answer.response.get(), answer.batch_size, followed);
+    };
+    waiter.is_abandoned = [context] { return context->IsCancelled(); };
+    // A follower is answered by the leader's computation.
+    if (!coalescer_.Join(key, std::move(waiter))) return;
+    // Nobody waiting any more (all deadlines passed, all clients gone): the
+    // queued computation is dropped.
+    job->is_cancelled = [this, key] { return !coalescer_.AnyoneWaiting(key); };
+    publish = [this, key](const ComputedAnswer& answer) { coalescer_.Finish(key, answer); };
+  }
+
+  const Status prepared = PrepareInput(request, runner, computation.get(), &*job);
+  if (!prepared.ok()) return publish(ComputedAnswer{prepared, nullptr, 0});
   spdlog::debug("queueing request_id={} on model {}", pending->request_id, pending->model_name);
-  (*runner)->Submit(std::move(job).value(), [pending](StatusOr<ExplainOutcome> outcome, int64_t queue_us) {
-    Complete(*pending, std::move(outcome), queue_us);
+  runner.Submit(std::move(job).value(), [this, computation, publish](StatusOr<ExplainOutcome> outcome,
+                                                                     int64_t queue_us) {
+    ComputedAnswer answer{outcome.status(), nullptr, 0};
+    if (outcome.ok()) {
+      auto computed = std::make_shared<v1::ExplainResponse>();
+      answer.status = FillComputedResponse(*outcome, queue_us, *computation, computed.get());
+      answer.batch_size = outcome->batch_size;
+      if (answer.status.ok() && computation->cache_key.has_value()) {
+        const SteadyTime store_start = std::chrono::steady_clock::now();
+        cache_->Store(*computation->cache_key, computation->model_name, ToCached(*computed));
+        computed->mutable_timings()->set_cache_put_us(MicrosSince(store_start));
+      }
+      answer.response = std::move(computed);
+    }
+    publish(answer);
   });
 }
 
@@ -353,15 +493,40 @@ grpc::ServerUnaryReactor* ExplainerService::GetCacheStats(grpc::CallbackServerCo
                                                           const v1::GetCacheStatsRequest*,
                                                           v1::GetCacheStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  response->set_enabled(false);
+  response->set_coalesced(coalescer_.coalesced());
+  if (cache_ != nullptr) {
+    const HeatmapCache::Stats stats = cache_->stats();
+    response->set_enabled(true);
+    response->set_entries(stats.entries);
+    response->set_bytes(stats.bytes);
+    response->set_capacity_bytes(stats.capacity_bytes);
+    response->set_utilization(static_cast<double>(stats.bytes) / static_cast<double>(stats.capacity_bytes));
+    response->set_hits(stats.hits);
+    response->set_misses(stats.misses);
+    response->set_evictions(stats.evictions);
+    const int64_t lookups = stats.hits + stats.misses;
+    response->set_hit_rate(lookups == 0 ? 0.0 : static_cast<double>(stats.hits) / static_cast<double>(lookups));
+    response->set_errors(stats.errors);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ExplainerService::ClearCache(grpc::CallbackServerContext* context,
-                                                       const v1::ClearCacheRequest*, v1::ClearCacheResponse*) {
+                                                       const v1::ClearCacheRequest* request,
+                                                       v1::ClearCacheResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::FAILED_PRECONDITION, "the heatmap cache is disabled"));
+  if (cache_ == nullptr) {
+    reactor->Finish(grpc::Status(grpc::FAILED_PRECONDITION, "the heatmap cache is disabled"));
+    return reactor;
+  }
+  StatusOr<int64_t> removed = cache_->Clear(request->model());
+  if (removed.ok()) {
+    response->set_entries_removed(*removed);
+    spdlog::info("cache cleared ({}): {} entries removed", request->model().empty() ? "all models" : request->model(),
+                 *removed);
+  }
+  reactor->Finish(ToGrpcStatus(removed.status()));
   return reactor;
 }
 

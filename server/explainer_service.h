@@ -13,16 +13,27 @@
 // passes or whose client cancels while queued is finished DEADLINE_EXCEEDED or
 // CANCELLED and never computed.
 //
+// The heatmap cache: a request that does not set bypass_cache is looked up
+// (on the RPC thread) by its HeatmapCacheKey; a hit is answered at once. A
+// miss joins the computation of an identical request already in flight, if
+// any (RequestCoalescer), or leads a new one whose answer is stored before it
+// is sent. A coalesced computation is dropped while queued once every request
+// waiting for it has passed its deadline or been cancelled; one request giving
+// up never takes the answer from the others.
+//
 // Every finished request writes one access-log line (core/logging).
 //
-// Thread-safety: gRPC calls the handlers concurrently; the service holds no
-// mutable state of its own.
-// Ownership: the registry is borrowed and must outlive the gRPC server.
+// Thread-safety: gRPC calls the handlers concurrently; the service's only
+// mutable state is the coalescer, which is thread-safe.
+// Ownership: the registry and the cache are borrowed and must outlive the
+// gRPC server.
 #pragma once
 
 #include <functional>
 
 #include "camserve/v1/explainer.grpc.pb.h"
+#include "core/cache/heatmap_cache.h"
+#include "core/cache/request_coalescer.h"
 #include "core/serving/model_registry.h"
 
 namespace camserve {
@@ -34,7 +45,9 @@ class ExplainerService final : public v1::Explainer::CallbackService {
     int default_top_k = 5;
   };
 
-  ExplainerService(ModelRegistry* registry, const Options& options);
+  // `cache` may be null (cache disabled).
+  ExplainerService(ModelRegistry* registry, HeatmapCache* cache, const Options& options);
+  ~ExplainerService() override;
 
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
                                     v1::ExplainResponse* response) override;
@@ -57,8 +70,13 @@ class ExplainerService final : public v1::Explainer::CallbackService {
                     v1::ExplainResponse* response, const char* rpc, std::function<void(const Status&)> done);
 
  private:
+  struct ComputedAnswer;
+  using ExplainCoalescer = RequestCoalescer<ComputedAnswer>;
+
   ModelRegistry* registry_;
+  HeatmapCache* cache_;
   const Options options_;
+  ExplainCoalescer coalescer_;
 };
 
 }  // namespace camserve

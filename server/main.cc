@@ -81,6 +81,28 @@ std::unique_ptr<grpc::Server> StartGrpcServer(const ServerConfig& config, Explai
   return builder.BuildAndStart();
 }
 
+// The heatmap cache, or null when disabled or (unless cache.required) when it
+// cannot be opened; an error only when it is required and cannot be opened.
+StatusOr<std::unique_ptr<HeatmapCache>> OpenCache(const ServerConfig& config) {
+  if (!config.cache_enabled) {
+    spdlog::info("heatmap cache disabled (cache.enabled=false)");
+    return std::unique_ptr<HeatmapCache>();
+  }
+  HeatmapCache::Options options;
+  options.dir = config.cache_dir;
+  options.max_size_bytes = config.cache_max_size_bytes;
+  StatusOr<std::unique_ptr<HeatmapCache>> cache = HeatmapCache::Open(options);
+  if (cache.ok()) return cache;
+  if (config.cache_required) {
+    spdlog::error("cannot open the heatmap cache (cache.required=true): {}", cache.status().ToString());
+    return cache.status();
+  }
+  spdlog::warn("!!! HEATMAP CACHE DISABLED: cannot open it, serving without a cache: {} "
+               "(set cache.required=true to refuse to start instead)",
+               cache.status().ToString());
+  return std::unique_ptr<HeatmapCache>();
+}
+
 int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   StatusOr<ServerConfig> config = LoadServerConfig(argc, argv, ProcessEnvironment());
   if (!config.ok()) {
@@ -93,6 +115,8 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 2;
   }
   RouteGrpcLogsToSpdlog();
+  StatusOr<std::unique_ptr<HeatmapCache>> cache = OpenCache(*config);
+  if (!cache.ok()) return 1;
   // Loading warms the models up with LibTorch ops; on a thread of its own,
   // whose OpenMP pool ends with it, so that the batch workers' pools are the
   // only ones left (see core/serving/model_runner.h).
@@ -102,7 +126,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     spdlog::error("cannot load models: {}", registry.status().ToString());
     return 1;
   }
-  ExplainerService service(registry->get(), ExplainerService::Options{});
+  ExplainerService service(registry->get(), cache->get(), ExplainerService::Options{});
   int port = 0;
   std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, &service, &port);
   if (server == nullptr || port == 0) {
@@ -110,8 +134,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  spdlog::warn("metrics_listen {} and the heatmap cache ({}) are not implemented yet; serving without them",
-               config->metrics_listen, config->cache_dir);
+  spdlog::warn("metrics_listen {} is not implemented yet; serving without metrics", config->metrics_listen);
   spdlog::info("camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s))",
                HostOf(config->listen), port, (*registry)->default_model(), config->batcher_max_batch_size,
                config->batcher_max_queue_delay_us, config->batcher_workers);

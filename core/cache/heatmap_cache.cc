@@ -69,13 +69,6 @@ class SpdlogRocksDbLogger final : public rocksdb::Logger {
 
 }  // namespace
 
-size_t HeatmapCache::KeyHash::operator()(const HeatmapCacheKey& key) const {
-  // The key is a SHA-256 digest: its first bytes are already uniform.
-  size_t hash;
-  std::memcpy(&hash, key.data(), sizeof(hash));
-  return hash;
-}
-
 StatusOr<std::unique_ptr<HeatmapCache>> HeatmapCache::Open(const Options& options) {
   if (options.dir.empty()) return InvalidArgumentError("cache dir must not be empty");
   if (options.max_size_bytes < 1) {

@@ -125,9 +125,6 @@ class HeatmapCache {
     uint64_t generation = 0;  // changes on every Store of the key
     std::string model;
   };
-  struct KeyHash {
-    size_t operator()(const HeatmapCacheKey& key) const;
-  };
 
   HeatmapCache(const Options& options, std::unique_ptr<rocksdb::DB> db);
   Status LoadIndex();
@@ -146,9 +143,9 @@ class HeatmapCache {
   std::unique_ptr<rocksdb::DB> db_;
 
   mutable std::mutex mu_;
-  std::unordered_map<HeatmapCacheKey, Entry, KeyHash> index_;  // guarded by mu_
+  std::unordered_map<HeatmapCacheKey, Entry, HeatmapCacheKeyHash> index_;  // guarded by mu_
   std::list<HeatmapCacheKey> lru_;                             // guarded by mu_
-  std::unordered_set<HeatmapCacheKey, KeyHash> dirty_;         // guarded by mu_: touched since last flush
+  std::unordered_set<HeatmapCacheKey, HeatmapCacheKeyHash> dirty_;         // guarded by mu_: touched since last flush
   int64_t total_bytes_ = 0;                                    // guarded by mu_
   uint64_t next_tick_ = 1;                                     // guarded by mu_
   uint64_t next_generation_ = 1;                               // guarded by mu_

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,16 @@ struct HeatmapCacheKeyFields {
 };
 
 using HeatmapCacheKey = std::array<uint8_t, 32>;
+
+// Hash for unordered containers: a SHA-256 digest's first bytes are already
+// uniform.
+struct HeatmapCacheKeyHash {
+  size_t operator()(const HeatmapCacheKey& key) const {
+    size_t hash;
+    std::memcpy(&hash, key.data(), sizeof(hash));
+    return hash;
+  }
+};
 
 HeatmapCacheKey MakeHeatmapCacheKey(const HeatmapCacheKeyFields& fields);
 

@@ -152,6 +152,9 @@ TEST_CASE("32 concurrent mixed requests each return what the same request return
     if (i % 4 == 1) request.set_target_class(i % 10);
     if (i % 4 == 2) request.set_resolution(v1::HEATMAP_RESOLUTION_FEATURE);
     request.set_top_k(1 + i % 5);
+    // Batching is under test: every request must reach the model (no cache
+    // hits, no coalescing of the repeated ones).
+    request.set_bypass_cache(true);
     requests.push_back(request);
   }
   std::vector<v1::ExplainResponse> alone(requests.size());
@@ -218,14 +221,18 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
     for (int i = 0; i < 2; ++i) {
       const std::string id = "queued" + std::to_string(i);
       queued.push_back(std::async(std::launch::async, [&, i, id] {
-        return Call(*stub, ImageRequest(id, image), &responses[i]);
+        v1::ExplainRequest request = ImageRequest(id, image);
+        request.set_bypass_cache(true);  // identical requests would otherwise share one computation
+        return Call(*stub, request, &responses[i]);
       }));
       REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; },
                                     30000)
                   .ok());
     }
     v1::ExplainResponse rejected;
-    grpc::Status status = Call(*stub, ImageRequest("third", image), &rejected);
+    v1::ExplainRequest third = ImageRequest("third", image);
+    third.set_bypass_cache(true);
+    grpc::Status status = Call(*stub, third, &rejected);
     CHECK(status.error_code() == grpc::UNAVAILABLE);
     CHECK_THAT(status.error_message(), Catch::Contains("exceeds maximum queue size (2)"));
     for (int i = 0; i < 2; ++i) {
@@ -447,7 +454,7 @@ TEST_CASE("camserve-bench drives the real server and reports what it measured", 
   const char* bench = std::getenv("CAMSERVE_BENCH_BINARY");
   REQUIRE(bench != nullptr);
   const std::string command = std::string(bench) + " --addr " + server.address() + " --image " + DigitImages(1)[0] +
-                              " --mode repeated --concurrency 1,2 --duration-s 1 --warmup-s 0 --json " + prefix + ".json --plot " +
+                              " --mode repeated --bypass-cache true --concurrency 1,2 --duration-s 1 --warmup-s 0 --json " + prefix + ".json --plot " +
                               prefix + ".png > " + prefix + ".out 2>&1";
   // --mode repeated: the 32x32 digits are too small for unique copies.
   INFO(command);

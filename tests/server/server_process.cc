@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <regex>
 
 extern char** environ;
@@ -41,6 +42,10 @@ ServerProcess::~ServerProcess() {
     waitpid(pid_, nullptr, 0);
   }
   if (reader_.joinable()) reader_.join();
+  if (!temporary_cache_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(temporary_cache_dir_, ignored);
+  }
 }
 
 Status ServerProcess::Start(const Options& options) {
@@ -51,6 +56,14 @@ Status ServerProcess::Start(const Options& options) {
   if (!HasFlag(options.args, "--listen")) argv_strings.insert(argv_strings.end(), {"--listen", "127.0.0.1:0"});
   if (!HasFlag(options.args, "--metrics-listen")) {
     argv_strings.insert(argv_strings.end(), {"--metrics-listen", "127.0.0.1:0"});
+  }
+  if (!HasFlag(options.args, "--cache-dir") && !HasFlag(options.args, "--cache-enabled")) {
+    if (temporary_cache_dir_.empty()) {
+      std::string pattern = std::filesystem::temp_directory_path().string() + "/camserve_cache_XXXXXX";
+      if (mkdtemp(pattern.data()) == nullptr) return InternalError(std::string("mkdtemp: ") + std::strerror(errno));
+      temporary_cache_dir_ = pattern;
+    }
+    argv_strings.insert(argv_strings.end(), {"--cache-dir", temporary_cache_dir_});
   }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);

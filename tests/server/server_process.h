@@ -32,7 +32,9 @@ class ServerProcess {
  public:
   struct Options {
     // Flags after the binary name; --listen 127.0.0.1:0 and --metrics-listen
-    // 127.0.0.1:0 are added unless given here.
+    // 127.0.0.1:0 are added unless given here, and --cache-dir with a fresh
+    // temporary folder (removed by the destructor) unless --cache-dir or
+    // --cache-enabled is given.
     std::vector<std::string> args;
     // Extra environment entries ("NAME=value") on top of this process's.
     std::vector<std::string> env;
@@ -70,6 +72,7 @@ class ServerProcess {
   void ReadLog(int fd);
 
   pid_t pid_ = -1;
+  std::string temporary_cache_dir_;
   std::string address_;
   int port_ = 0;
   std::thread reader_;

@@ -1,0 +1,87 @@
+// RequestCoalescer: concurrent identical requests are computed once.
+//
+// The first request for a key leads: Join returns true and the caller starts
+// the computation, then hands its result to Finish. Requests for the same key
+// that Join before Finish follow: they are not computed; Finish delivers the
+// leader's result to every waiter (the leader included), each exactly once.
+//
+// A waiter that gives up (deadline passed, client cancelled) stays in the
+// list but reports itself abandoned; AnyoneWaiting tells the computation
+// whether a live waiter remains, so a computation nobody waits for can be
+// dropped while queued, and one waiter's cancellation never cancels the
+// others' answer.
+//
+// Thread-safety: all methods may be called from any thread. `deliver` runs
+// on the thread that calls Finish, outside the coalescer's lock.
+// Cost: one hash-map operation under a mutex per call.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/cache/heatmap_cache_key.h"
+
+namespace camserve {
+
+template <typename Result>
+class RequestCoalescer {
+ public:
+  struct Waiter {
+    // Called exactly once, from Finish; `followed` is false for the leader
+    // and true for the requests that joined its computation.
+    std::function<void(const Result& result, bool followed)> deliver;
+    // True once the waiter no longer wants the answer. May be empty.
+    std::function<bool()> is_abandoned;
+  };
+
+  // Registers `waiter` for `key`. Returns true when the caller leads and must
+  // call Finish(key, ...) exactly once.
+  bool Join(const HeatmapCacheKey& key, Waiter waiter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [flight, created] = flights_.try_emplace(key);
+    flight->second.push_back(std::move(waiter));
+    if (!created) coalesced_.fetch_add(1);
+    return created;
+  }
+
+  // Whether some waiter of `key` still wants the answer.
+  bool AnyoneWaiting(const HeatmapCacheKey& key) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto flight = flights_.find(key);
+    if (flight == flights_.end()) return false;
+    for (const Waiter& waiter : flight->second) {
+      if (!waiter.is_abandoned || !waiter.is_abandoned()) return true;
+    }
+    return false;
+  }
+
+  // Delivers `result` to every waiter of `key` and ends the flight; a later
+  // Join for the key leads a new one.
+  void Finish(const HeatmapCacheKey& key, const Result& result) {
+    std::vector<Waiter> waiters;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto flight = flights_.find(key);
+      if (flight == flights_.end()) return;
+      waiters = std::move(flight->second);
+      flights_.erase(flight);
+    }
+    for (size_t i = 0; i < waiters.size(); ++i) waiters[i].deliver(result, i > 0);
+  }
+
+  // Requests that followed a leader instead of being computed, since
+  // construction.
+  int64_t coalesced() const { return coalesced_.load(); }
+
+  // -- implementation details follow ---------------------------------------
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<HeatmapCacheKey, std::vector<Waiter>, HeatmapCacheKeyHash> flights_;  // guarded by mu_
+  std::atomic<int64_t> coalesced_{0};
+};
+
+}  // namespace camserve
