@@ -1,6 +1,7 @@
 #include "tests/server/server_process.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,12 @@ ServerProcess::~ServerProcess() {
 Status ServerProcess::Start(const Options& options) {
   const char* binary = std::getenv("CAMSERVE_SERVER_BINARY");
   if (binary == nullptr) return FailedPreconditionError("CAMSERVE_SERVER_BINARY is not set");
+  if (pid_ > 0) return FailedPreconditionError("the server is already running");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_lines_.clear();
+    log_closed_ = false;
+  }
   std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
   if (!HasFlag(options.args, "--listen")) argv_strings.insert(argv_strings.end(), {"--listen", "127.0.0.1:0"});
@@ -80,6 +87,13 @@ Status ServerProcess::Start(const Options& options) {
     dup2(pipe_fds[1], STDERR_FILENO);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
+    if (options.file_size_limit_bytes > 0) {
+      signal(SIGXFSZ, SIG_IGN);  // inherited through exec: writes fail instead
+      struct rlimit limit;
+      getrlimit(RLIMIT_FSIZE, &limit);
+      limit.rlim_cur = static_cast<rlim_t>(options.file_size_limit_bytes);
+      setrlimit(RLIMIT_FSIZE, &limit);
+    }
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }

@@ -40,6 +40,9 @@ class ServerProcess {
     std::vector<std::string> env;
     // How long the server may take to load its models. Default: 120 s.
     int startup_timeout_ms = 120000;
+    // RLIMIT_FSIZE of the server (writes past it fail with EFBIG, as on a
+    // full disk); 0: inherited. Default: 0.
+    int64_t file_size_limit_bytes = 0;
   };
 
   ServerProcess() = default;
@@ -48,7 +51,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Starts the server and waits until it logs "listening on HOST:PORT".
+  // Starts the server and waits until it logs "listening on HOST:PORT". May
+  // be called again after Stop (a restart, with the same temporary cache);
+  // the log then starts afresh.
   Status Start(const Options& options);
 
   // "127.0.0.1:PORT" of the gRPC server.

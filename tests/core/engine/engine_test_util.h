@@ -11,33 +11,9 @@
 #include <vector>
 
 #include "core/engine/explainer_engine.h"
+#include "tests/test_env.h"
 
 namespace camserve::testing {
-
-inline std::string EnvDir(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr) FAIL(std::string(name) + " is not set (run the tests through ctest)");
-  return value;
-}
-inline std::string ModelDir() { return EnvDir("CAMSERVE_MODEL_DIR"); }
-inline std::string TestDataDir() { return EnvDir("CAMSERVE_TEST_DATA_DIR"); }
-inline std::string EngineFixture(const std::string& name) { return TestDataDir() + "/engine/" + name; }
-
-inline std::vector<float> ReadFloats(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) FAIL("cannot read " + path);
-  const std::streamsize bytes = in.tellg();
-  std::vector<float> values(static_cast<size_t>(bytes) / sizeof(float));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(values.data()), bytes);
-  return values;
-}
-
-inline std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) FAIL("cannot read " + path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The device engine tests run on: CAMSERVE_TEST_DEVICE, default "cpu".
 inline std::string TestDevice() {
