@@ -23,17 +23,8 @@ DURATION_S=${DURATION_S:-20}
 WARMUP_S=${WARMUP_S:-3}
 mkdir -p "$OUT"
 
-/usr/bin/python3 - "$OUT/bench224.jpg" <<'PY'
-import sys
-import numpy as np
-from PIL import Image
-rng = np.random.default_rng(0)
-y, x = np.mgrid[0:224, 0:224]
-img = np.stack([128 + 100 * np.sin(x / 17.0 + c) * np.cos(y / 23.0 - c) for c in range(3)], -1)
-img += rng.normal(0, 20, (224, 224, 3))
-Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(sys.argv[1], quality=90)
-PY
-IMAGE=$OUT/bench224.jpg
+source scripts/bench_common.sh
+IMAGE=$(make_bench_jpeg "$OUT")
 
 echo "== pytorch-grad-cam: $MODEL, one JPEG end to end"
 "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
@@ -47,25 +38,6 @@ engine_bench() {
   echo "== engine: $MODEL, no-grad forward vs GradCAM, batch 1 and 8 ($1)"
   "$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes 1,8 \
     --methods gradcam --iterations "${ENGINE_ITERATIONS:-20}" --warmup 2 | tee -a "$OUT/engine.txt" | tail -2
-}
-
-start_server() {  # extra camserve flags
-  "$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 "$@" > "$OUT/server.log" 2>&1 &
-  SERVER_PID=$!
-  trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
-  for _ in $(seq 1 300); do
-    grep -q "listening on" "$OUT/server.log" && break
-    kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
-    sleep 0.2
-  done
-  ADDR=$(grep -o "listening on [0-9.]*:[0-9]*" "$OUT/server.log" | head -1 | cut -d' ' -f3)
-  grep "listening on" "$OUT/server.log"
-}
-
-stop_server() {
-  kill -TERM $SERVER_PID
-  wait $SERVER_PID
-  trap - EXIT
 }
 
 : > "$OUT/engine.txt"

@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
   libtorch-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev catch2
-  libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev
+  libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev libxxhash-dev
   # Test models are exported, and the reference is computed, with Debian's torch.
   python3 python3-venv python3-pip python3-torch python3-torchvision
   python3-sklearn python3-opencv python3-numpy python3-yaml python3-pil
@@ -22,7 +22,7 @@ BUILD_PACKAGES=(
 )
 RUNTIME_PACKAGES=(
   libtorch1.13 libgrpc++1.51 librocksdb7.8 libspdlog1.10 libprometheus-cpp-pull1.0
-  libyaml-cpp0.7 libturbojpeg0 libpng16-16 libssl3 ca-certificates
+  libyaml-cpp0.7 libturbojpeg0 libpng16-16 libssl3 libxxhash0 ca-certificates
 )
 
 packages=("${BUILD_PACKAGES[@]}")

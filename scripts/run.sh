@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${CAMSERVE_BUILD_DIR:-build}
 bash scripts/build.sh
-exec "$BUILD_DIR/server/camserve" --model "$BUILD_DIR/models/digits_cnn.pt" "$@"
+exec "$BUILD_DIR/server/camserve" --model "$BUILD_DIR/models/digits_cnn.pt" --cache-dir "$BUILD_DIR/cache" "$@"

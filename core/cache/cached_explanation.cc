@@ -2,12 +2,12 @@
 
 #include <cstring>
 
-#include "core/util/sha256.h"
+#include <xxhash.h>
 
 namespace camserve {
 namespace {
 
-constexpr char kMagic[] = "CSH1";
+constexpr char kMagic[] = "CSH2";
 constexpr size_t kChecksumBytes = 8;
 
 void PutU32(uint32_t value, std::string* out) {
@@ -27,11 +27,13 @@ void PutScore(const ClassScore& score, std::string* out) {
   PutU32(bits, out);
 }
 
+// XXH3-64, little-endian: a hit checks every byte it serves, so the checksum
+// must cost far less than the read (~10 us for 200 KB; SHA-256 took ~140 us).
 std::string Checksum(std::string_view bytes) {
-  Sha256 sha;
-  sha.Update(bytes);
-  const auto digest = sha.Finish();
-  return std::string(reinterpret_cast<const char*>(digest.data()), kChecksumBytes);
+  const uint64_t hash = XXH3_64bits(bytes.data(), bytes.size());
+  std::string out(kChecksumBytes, '\0');
+  for (size_t i = 0; i < kChecksumBytes; ++i) out[i] = static_cast<char>(hash >> (8 * i));
+  return out;
 }
 
 // Reads fields front to back; any read past the end marks the value bad.

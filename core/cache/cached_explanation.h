@@ -3,15 +3,15 @@
 // bytes with a checksum, so that a damaged value is detected and never
 // served.
 //
-// Format (little-endian): "CSH1", width, height, encoding (u32 each), heatmap
+// Format (little-endian): "CSH2", width, height, encoding (u32 each), heatmap
 // data (u32 length + bytes), target (i32 class, u32 length + label, f32
 // probability), top-k count (u32) and that many targets, then the first 8
-// bytes of the SHA-256 of everything before them.
+// the XXH3-64 hash of everything before them (8 bytes).
 //
 // Thread-safety: pure functions.
 // Errors: ParseCachedExplanation returns DATA_LOSS for a wrong magic, a
 // truncated value, trailing bytes or a checksum mismatch.
-// Cost: one copy and one SHA-256 pass over the value (~0.1 ms for 200 KB).
+// Cost: one copy and one XXH3 pass over the value (~30 us for 200 KB).
 #pragma once
 
 #include <string>

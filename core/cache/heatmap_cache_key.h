@@ -22,7 +22,7 @@ namespace camserve {
 
 // Bump when the key or the stored value changes meaning: old entries then
 // simply stop matching.
-inline constexpr int kHeatmapCacheFormatVersion = 1;
+inline constexpr int kHeatmapCacheFormatVersion = 2;  // 2: XXH3 value checksum
 
 struct HeatmapCacheKeyFields {
   std::string model_fingerprint;
