@@ -264,6 +264,10 @@ void Deliver(PendingExplain& pending, const Status& answer_status, const v1::Exp
   Status status = answer_status;
   if (pending.context->IsCancelled()) {
     status = AbandonedStatus(*pending.context);
+  } else if (status.code() == StatusCode::kCancelled) {
+    // Joined a computation in the instant it was dropped for having no live
+    // waiter: not this client's cancel. Retrying computes afresh.
+    status = UnavailableError("the identical request this one waited for was dropped as it was joined; retry");
   } else if (status.ok()) {
     *pending.response = *answer;
     pending.response->set_coalesced(coalesced);
