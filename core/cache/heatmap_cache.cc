@@ -28,6 +28,12 @@ std::string RecordKey(char prefix, const HeatmapCacheKey& key) {
   return out;
 }
 
+// An entry's two records go together, always in one batch.
+void DeleteEntry(const HeatmapCacheKey& key, rocksdb::WriteBatch* batch) {
+  batch->Delete(RecordKey(kValuePrefix, key));
+  batch->Delete(RecordKey(kMetadataPrefix, key));
+}
+
 void PutU64(uint64_t value, std::string* out) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(value >> (8 * i)));
 }
@@ -160,8 +166,7 @@ Status HeatmapCache::LoadIndex() {
   // A smaller limit than last time evicts at open.
   while (total_bytes_ > options_.max_size_bytes && !lru_.empty()) {
     const HeatmapCacheKey victim = lru_.back();
-    batch.Delete(RecordKey(kValuePrefix, victim));
-    batch.Delete(RecordKey(kMetadataPrefix, victim));
+    DeleteEntry(victim, &batch);
     RemoveLocked(victim);
     evictions_.fetch_add(1);
   }
@@ -269,8 +274,7 @@ void HeatmapCache::DropDamaged(const HeatmapCacheKey& key, uint64_t generation, 
   // A Store since the read replaced the damaged value: keep the new one.
   if (found == index_.end() || found->second.generation != generation) return;
   rocksdb::WriteBatch batch;
-  batch.Delete(RecordKey(kValuePrefix, key));
-  batch.Delete(RecordKey(kMetadataPrefix, key));
+  DeleteEntry(key, &batch);
   const Status written = WriteLocked(&batch);
   if (!written.ok()) {
     CountError("cannot delete damaged entry (" + why + "): " + written.message());
@@ -307,8 +311,7 @@ void HeatmapCache::Store(const HeatmapCacheKey& key, const std::string& model, c
     total -= index_.at(*it).charge_bytes;
   }
   for (const HeatmapCacheKey& victim : victims) {
-    batch.Delete(RecordKey(kValuePrefix, victim));
-    batch.Delete(RecordKey(kMetadataPrefix, victim));
+    DeleteEntry(victim, &batch);
   }
   // Recency refreshed by hits rides along.
   for (const HeatmapCacheKey& touched : dirty_) {
@@ -354,8 +357,7 @@ StatusOr<int64_t> HeatmapCache::Clear(const std::string& model) {
   }
   rocksdb::WriteBatch batch;
   for (const HeatmapCacheKey& key : doomed) {
-    batch.Delete(RecordKey(kValuePrefix, key));
-    batch.Delete(RecordKey(kMetadataPrefix, key));
+    DeleteEntry(key, &batch);
   }
   const Status written = WriteLocked(&batch);
   if (!written.ok()) {
