@@ -26,9 +26,14 @@ struct PendingExplain {
   std::string request_id;
   std::string model_name;
   std::string method_name;
+  // Unset until the request's method parsed.
+  std::optional<CamMethodKind> method;
   grpc::CallbackServerContext* context = nullptr;
   v1::ExplainResponse* response = nullptr;
   SteadyTime start;
+  // This request's own stages: cache_get and total.
+  StageTimings timings;
+  ServerMetrics* metrics = nullptr;
   std::function<void(const Status&)> done;
 };
 
@@ -37,12 +42,13 @@ struct PendingExplain {
 struct Computation {
   std::string model_name;
   std::string model_version;
+  CamMethodKind method = CamMethodKind::kGradCam;
   HeatmapEncoding encoding = HeatmapEncoding::kFloat32;
   v1::HeatmapEncoding wire_encoding = v1::HEATMAP_ENCODING_FLOAT32;
   // The decoded image, kept only for PNG_OVERLAY.
   std::shared_ptr<const DecodedImage> image;
-  int64_t decode_us = 0;
-  int64_t cache_get_us = 0;
+  // decode, then the runner's stages, encode and cache_put.
+  StageTimings timings;
   // Set unless the request bypasses the cache.
   std::optional<HeatmapCacheKey> cache_key;
 };
@@ -81,7 +87,7 @@ StatusOr<int64_t> DeadlineOnClock(const grpc::CallbackServerContext& context, co
 // worker) or checks a raw tensor.
 Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner, Computation* computation,
                     ExplainJob* job) {
-  const SteadyTime decode_start = std::chrono::steady_clock::now();
+  StageTimer decode_timer(&computation->timings, Stage::kDecode);
   switch (request.input_case()) {
     case v1::ExplainRequest::kImage: {
       StatusOr<DecodedImage> image = DecodeImage(request.image());
@@ -101,7 +107,6 @@ Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner
     default:
       return InvalidArgumentError("the request has no input: set image (JPEG or PNG bytes) or tensor");
   }
-  computation->decode_us = MicrosSince(decode_start);
   return Status::Ok();
 }
 
@@ -158,11 +163,23 @@ ClassScore ScoreFromWire(const v1::ClassScore& score) {
   return ClassScore{score.class_index(), score.label(), score.probability()};
 }
 
+// Writes the stages `timings` has into the response's timings.
+void WriteTimings(const StageTimings& timings, v1::StageTimings* out) {
+  using Setter = void (v1::StageTimings::*)(int64_t);
+  static constexpr Setter kSetters[kStageCount] = {
+      &v1::StageTimings::set_decode_us,    &v1::StageTimings::set_preprocess_us, &v1::StageTimings::set_queue_us,
+      &v1::StageTimings::set_forward_us,   &v1::StageTimings::set_backward_us,   &v1::StageTimings::set_cam_us,
+      &v1::StageTimings::set_encode_us,    &v1::StageTimings::set_cache_get_us,  &v1::StageTimings::set_cache_put_us,
+      &v1::StageTimings::set_total_us};
+  for (int s = 0; s < kStageCount; ++s) {
+    if (timings.Has(static_cast<Stage>(s))) (out->*kSetters[s])(timings.Micros(static_cast<Stage>(s)));
+  }
+}
+
 // Encodes the computed heatmap into a response shared by every request
-// waiting for this computation.
-Status FillComputedResponse(const ExplainOutcome& outcome, int64_t queue_us, const Computation& computation,
+// waiting for this computation (its timings are written by the caller).
+Status FillComputedResponse(const ExplainOutcome& outcome, const Computation& computation,
                             v1::ExplainResponse* response) {
-  const SteadyTime encode_start = std::chrono::steady_clock::now();
   const ExplainResult& result = outcome.result;
   StatusOr<std::string> data = EncodeHeatmap(result.heatmap, computation.encoding, computation.image.get());
   if (!data.ok()) return data.status();
@@ -178,14 +195,6 @@ Status FillComputedResponse(const ExplainOutcome& outcome, int64_t queue_us, con
   response->set_model(computation.model_name);
   response->set_model_version(computation.model_version);
   response->set_batch_size(outcome.batch_size);
-  v1::StageTimings* timings = response->mutable_timings();
-  timings->set_queue_us(queue_us);
-  timings->set_preprocess_us(computation.decode_us + outcome.preprocess_us);
-  timings->set_forward_us(outcome.engine_timings.forward_us);
-  timings->set_backward_us(outcome.engine_timings.backward_us);
-  timings->set_cam_us(outcome.engine_timings.cam_us);
-  timings->set_cache_get_us(computation.cache_get_us);
-  timings->set_encode_us(MicrosSince(encode_start));
   return Status::Ok();
 }
 
@@ -213,14 +222,20 @@ void FillCachedResponse(CachedExplanation cached, const Computation& computation
   response->set_model(computation.model_name);
   response->set_model_version(computation.model_version);
   response->set_cache_hit(true);
-  response->mutable_timings()->set_cache_get_us(computation.cache_get_us);
 }
 
 // Answers one request: logs the access line and calls `done`. The response
 // is already filled when `status` is OK.
 void Finish(PendingExplain& pending, const Status& status, int batch_size, bool cache_hit) {
+  const int64_t latency_us = MicrosSince(pending.start);
   pending.response->set_request_id(pending.request_id);
-  if (status.ok()) pending.response->mutable_timings()->set_total_us(MicrosSince(pending.start));
+  if (status.ok()) {
+    pending.timings.Set(Stage::kTotal, latency_us);
+    WriteTimings(pending.timings, pending.response->mutable_timings());
+    pending.metrics->RecordStages(pending.model_name, pending.method, pending.timings);
+  }
+  pending.metrics->RecordRequest(pending.model_name, pending.method, status.code());
+  pending.metrics->RequestFinished();
   AccessRecord record;
   record.request_id = pending.request_id;
   record.rpc = pending.rpc;
@@ -228,7 +243,7 @@ void Finish(PendingExplain& pending, const Status& status, int batch_size, bool 
   record.method = pending.method_name;
   record.status = StatusCodeName(status.code());
   record.message = status.message();
-  record.latency_us = MicrosSince(pending.start);
+  record.latency_us = latency_us;
   record.cache_hit = cache_hit;
   record.batch_size = batch_size;
   LogAccess(record);
@@ -252,8 +267,9 @@ struct ExplainerService::ComputedAnswer {
   int batch_size = 0;  // 0: never reached the engine
 };
 
-ExplainerService::ExplainerService(ModelRegistry* registry, HeatmapCache* cache, const Options& options)
-    : registry_(registry), cache_(cache), options_(options) {}
+ExplainerService::ExplainerService(ModelRegistry* registry, HeatmapCache* cache, ServerMetrics* metrics,
+                                   const Options& options)
+    : registry_(registry), cache_(cache), metrics_(metrics), options_(options) {}
 
 ExplainerService::~ExplainerService() = default;
 
@@ -280,8 +296,11 @@ void Deliver(PendingExplain& pending, const Status& answer_status, const v1::Exp
 void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const v1::ExplainRequest& request,
                                     v1::ExplainResponse* response, const char* rpc,
                                     std::function<void(const Status&)> done) {
+  metrics_->RequestStarted();
   auto pending = std::make_shared<PendingExplain>();
   pending->start = std::chrono::steady_clock::now();
+  pending->timings = StageTimings(options_.profile_stages);
+  pending->metrics = metrics_;
   pending->rpc = rpc;
   pending->request_id = request.request_id();
   pending->model_name = request.model().empty() ? registry_->default_model() : request.model();
@@ -294,9 +313,12 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   auto computation = std::make_shared<Computation>();
   computation->model_name = pending->model_name;
   computation->model_version = runner.version();
+  computation->timings = StageTimings(options_.profile_stages);
   StatusOr<ExplainJob> job = ParseJob(request, options_.default_top_k, computation.get());
   if (!job.ok()) return Finish(*pending, job.status(), 0, false);
   pending->method_name = CamMethodName(job->method);
+  pending->method = job->method;
+  computation->method = job->method;
   StatusOr<int64_t> deadline_us = DeadlineOnClock(*context, runner.clock());
   if (!deadline_us.ok()) return Finish(*pending, deadline_us.status(), 0, false);
 
@@ -312,9 +334,9 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   } else {
     const HeatmapCacheKey key = CacheKeyOf(request, *job, runner);
     if (cache_ != nullptr) {
-      const SteadyTime lookup_start = std::chrono::steady_clock::now();
+      StageTimer lookup_timer(&pending->timings, Stage::kCacheGet);
       std::optional<CachedExplanation> cached = cache_->Lookup(key);
-      computation->cache_get_us = MicrosSince(lookup_start);
+      lookup_timer.Stop();
       if (cached.has_value()) {
         FillCachedResponse(std::move(*cached), *computation, response);
         return Finish(*pending, Status::Ok(), 0, true);
@@ -337,17 +359,24 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   const Status prepared = PrepareInput(request, runner, computation.get(), &*job);
   if (!prepared.ok()) return publish(ComputedAnswer{prepared, nullptr, 0});
   spdlog::debug("queueing request_id={} on model {}", pending->request_id, pending->model_name);
-  runner.Submit(std::move(job).value(), [this, computation, publish](StatusOr<ExplainOutcome> outcome,
-                                                                     int64_t queue_us) {
+  runner.Submit(std::move(job).value(), [this, computation, publish](StatusOr<ExplainOutcome> outcome) {
     ComputedAnswer answer{outcome.status(), nullptr, 0};
     if (outcome.ok()) {
+      StageTimings& timings = computation->timings;
+      timings.MergeFrom(outcome->timings);
       auto computed = std::make_shared<v1::ExplainResponse>();
-      answer.status = FillComputedResponse(*outcome, queue_us, *computation, computed.get());
+      StageTimer encode_timer(&timings, Stage::kEncode);
+      answer.status = FillComputedResponse(*outcome, *computation, computed.get());
+      encode_timer.Stop();
       answer.batch_size = outcome->batch_size;
       if (answer.status.ok() && computation->cache_key.has_value()) {
-        const SteadyTime store_start = std::chrono::steady_clock::now();
+        StageTimer store_timer(&timings, Stage::kCachePut);
         cache_->Store(*computation->cache_key, computation->model_name, ToCached(*computed));
-        computed->mutable_timings()->set_cache_put_us(MicrosSince(store_start));
+      }
+      if (answer.status.ok()) {
+        WriteTimings(timings, computed->mutable_timings());
+        // Once per computation, however many requests it answers.
+        metrics_->RecordStages(computation->model_name, computation->method, timings);
       }
       answer.response = std::move(computed);
     }

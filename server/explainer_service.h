@@ -21,12 +21,16 @@
 // waiting for it has passed its deadline or been cancelled; one request giving
 // up never takes the answer from the others.
 //
-// Every finished request writes one access-log line (core/logging).
+// Every finished request writes one access-log line (core/logging) and is
+// counted in the metrics (core/metrics): camserve_requests_total for every
+// request; the stage histograms for OK requests only, a computation's stages
+// (decode ... encode, cache_put) once per computation however many coalesced
+// requests it answers, and cache_get and total once per request.
 //
 // Thread-safety: gRPC calls the handlers concurrently; the service's only
 // mutable state is the coalescer, which is thread-safe.
-// Ownership: the registry and the cache are borrowed and must outlive the
-// gRPC server.
+// Ownership: the registry, the cache and the metrics are borrowed and must
+// outlive the gRPC server.
 #pragma once
 
 #include <functional>
@@ -34,6 +38,7 @@
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "core/cache/heatmap_cache.h"
 #include "core/cache/request_coalescer.h"
+#include "core/metrics/server_metrics.h"
 #include "core/serving/model_registry.h"
 
 namespace camserve {
@@ -43,10 +48,13 @@ class ExplainerService final : public v1::Explainer::CallbackService {
   struct Options {
     // top_k used when a request leaves it 0. Default: 5.
     int default_top_k = 5;
+    // Time the stages of every request (profiling.enabled). Default: true.
+    bool profile_stages = true;
   };
 
   // `cache` may be null (cache disabled).
-  ExplainerService(ModelRegistry* registry, HeatmapCache* cache, const Options& options);
+  // REQUIRES: registry and metrics are not null.
+  ExplainerService(ModelRegistry* registry, HeatmapCache* cache, ServerMetrics* metrics, const Options& options);
   ~ExplainerService() override;
 
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
@@ -62,6 +70,9 @@ class ExplainerService final : public v1::Explainer::CallbackService {
   grpc::ServerUnaryReactor* ClearCache(grpc::CallbackServerContext* context, const v1::ClearCacheRequest* request,
                                        v1::ClearCacheResponse* response) override;
 
+  // Requests answered by an identical request's computation so far.
+  int64_t coalesced_requests() const { return coalescer_.coalesced(); }
+
   // Starts one explanation. `request` is read only during the call; `done`
   // is called exactly once (possibly inline), after `response` is filled when
   // the status is OK.
@@ -75,6 +86,7 @@ class ExplainerService final : public v1::Explainer::CallbackService {
 
   ModelRegistry* registry_;
   HeatmapCache* cache_;
+  ServerMetrics* metrics_;
   const Options options_;
   ExplainCoalescer coalescer_;
 };

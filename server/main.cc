@@ -3,6 +3,9 @@
 //   camserve --model PATH [--listen 127.0.0.1:50051] [--metrics-listen HOST:PORT] [--cache-dir DIR]
 //   camserve --config config/camserve.yaml
 //
+// Prometheus metrics are served at http://<metrics_listen>/metrics
+// (core/metrics, docs/operations.md).
+//
 // Every configuration key is a flag, an environment variable and a YAML key
 // (docs/configuration.md). SIGTERM or SIGINT drains: the server stops
 // accepting calls, health turns NOT_SERVING, queued and running requests
@@ -20,10 +23,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "core/config/server_config.h"
+#include "core/engine/gpu_memory.h"
 #include "core/logging/logging.h"
+#include "core/metrics/metrics_endpoint.h"
+#include "core/metrics/server_metrics.h"
 #include "core/serving/model_registry.h"
 #include "server/explainer_service.h"
 
@@ -103,6 +110,43 @@ StatusOr<std::unique_ptr<HeatmapCache>> OpenCache(const ServerConfig& config) {
   return std::unique_ptr<HeatmapCache>();
 }
 
+// What the scrape reads, from the objects main owns. The references must
+// outlive the metrics endpoint.
+ServerMetrics::StateSources StateSourcesOf(const ServerConfig& config, const std::unique_ptr<ModelRegistry>& registry,
+                                           const std::unique_ptr<HeatmapCache>& cache,
+                                           const std::unique_ptr<ExplainerService>& service) {
+  ServerMetrics::StateSources sources;
+  const int64_t queue_capacity = config.batcher_max_queue_size;
+  sources.models = [&registry, queue_capacity] {
+    std::vector<ModelState> models;
+    const std::vector<ModelRunner*> runners = registry->runners();
+    for (size_t i = 0; i < runners.size(); ++i) {
+      models.push_back(ModelState{registry->names()[i], runners[i]->version(), runners[i]->info().device,
+                                  runners[i]->QueueDepth(), queue_capacity});
+    }
+    return models;
+  };
+  sources.cache = [&cache]() -> std::optional<CacheState> {
+    if (cache == nullptr) return std::nullopt;
+    const HeatmapCache::Stats stats = cache->stats();
+    return CacheState{stats.hits,    stats.misses, stats.evictions,     stats.errors,
+                      stats.entries, stats.bytes,  stats.capacity_bytes};
+  };
+  sources.coalesced_requests = [&service] { return service->coalesced_requests(); };
+  sources.gpu_memory = [&registry] {
+    std::vector<GpuMemoryState> gpus;
+    std::set<std::string> devices;
+    for (ModelRunner* runner : registry->runners()) devices.insert(runner->info().device);
+    for (const std::string& device : devices) {
+      if (std::optional<GpuMemoryUsage> usage = QueryGpuMemory(device)) {
+        gpus.push_back(GpuMemoryState{device, usage->allocated_bytes, usage->reserved_bytes});
+      }
+    }
+    return gpus;
+  };
+  return sources;
+}
+
 int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   StatusOr<ServerConfig> config = LoadServerConfig(argc, argv, ProcessEnvironment());
   if (!config.ok()) {
@@ -115,28 +159,51 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 2;
   }
   RouteGrpcLogsToSpdlog();
-  StatusOr<std::unique_ptr<HeatmapCache>> cache = OpenCache(*config);
-  if (!cache.ok()) return 1;
+  StatusOr<std::unique_ptr<HeatmapCache>> opened_cache = OpenCache(*config);
+  if (!opened_cache.ok()) return 1;
+  std::unique_ptr<HeatmapCache> cache = std::move(opened_cache).value();
+  // The scrape reads these through the metrics' state sources: declared
+  // before the metrics endpoint, so they are destroyed after it stops.
+  std::unique_ptr<ModelRegistry> registry;
+  std::unique_ptr<ExplainerService> service;
+  ServerMetrics::Options metrics_options;
+  for (const ModelConfig& model : config->models) metrics_options.model_names.push_back(model.name);
+  metrics_options.max_batch_size = config->batcher_max_batch_size;
+  StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+      ServerMetrics::Create(metrics_options, StateSourcesOf(*config, registry, cache, service));
+  if (!metrics.ok()) {
+    spdlog::error("cannot set up metrics: {}", metrics.status().ToString());
+    return 1;
+  }
   // Loading warms the models up with LibTorch ops; on a thread of its own,
   // whose OpenMP pool ends with it, so that the batch workers' pools are the
   // only ones left (see core/serving/model_runner.h).
-  StatusOr<std::unique_ptr<ModelRegistry>> registry = InternalError("models not loaded");
-  std::thread([&] { registry = ModelRegistry::Load(*config, std::make_shared<SystemClock>()); }).join();
-  if (!registry.ok()) {
-    spdlog::error("cannot load models: {}", registry.status().ToString());
+  StatusOr<std::unique_ptr<ModelRegistry>> loaded = InternalError("models not loaded");
+  std::thread([&] { loaded = ModelRegistry::Load(*config, std::make_shared<SystemClock>(), metrics->get()); }).join();
+  if (!loaded.ok()) {
+    spdlog::error("cannot load models: {}", loaded.status().ToString());
     return 1;
   }
-  ExplainerService service(registry->get(), cache->get(), ExplainerService::Options{});
+  registry = std::move(loaded).value();
+  ExplainerService::Options service_options;
+  service_options.profile_stages = config->profiling_enabled;
+  service = std::make_unique<ExplainerService>(registry.get(), cache.get(), metrics->get(), service_options);
+  StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(config->metrics_listen, **metrics);
+  if (!endpoint.ok()) {
+    spdlog::error("{} (metrics_listen)", endpoint.status().message());
+    return 1;
+  }
+  spdlog::info("serving Prometheus metrics at http://{}:{}/metrics{}", HostOf(config->metrics_listen),
+               (*endpoint)->port(), config->profiling_enabled ? "" : " (profiling.enabled=false: no stage timings)");
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, &service, &port);
+  std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, service.get(), &port);
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {} (listen): address in use or not local?", config->listen);
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  spdlog::warn("metrics_listen {} is not implemented yet; serving without metrics", config->metrics_listen);
   spdlog::info("camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s))",
-               HostOf(config->listen), port, (*registry)->default_model(), config->batcher_max_batch_size,
+               HostOf(config->listen), port, registry->default_model(), config->batcher_max_batch_size,
                config->batcher_max_queue_delay_us, config->batcher_workers);
 
   int signal_number = 0;
@@ -155,7 +222,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   // Refuses new calls, lets running ones finish, cancels what is left at the deadline.
   server->Shutdown(std::chrono::system_clock::now() + drain_budget);
   const auto spent = std::chrono::steady_clock::now() - drain_start;
-  (*registry)->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
+  registry->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
   server->Wait();
   spdlog::info("drained in {} ms; exiting",
                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - drain_start)

@@ -15,7 +15,7 @@
 //   cache_hit_fraction   share of OK answers with cache_hit, 0..1
 //   server_queue_ms server_preprocess_ms server_forward_ms
 //   server_backward_ms server_cam_ms server_encode_ms server_total_ms
-//   server_cache_get_ms server_cache_put_ms
+//   server_cache_get_ms server_cache_put_ms server_decode_ms
 //                        means of ExplainResponse.timings, milliseconds
 //   errors_by_code       CSV: "UNAVAILABLE=3;DEADLINE_EXCEEDED=1";
 //                        JSON: {"UNAVAILABLE": 3, ...}

@@ -6,7 +6,7 @@ namespace camserve {
 
 const char* ServerStageName(int stage) {
   static constexpr const char* kNames[kServerStageCount] = {
-      "queue", "preprocess", "forward", "backward", "cam", "encode", "total", "cache_get", "cache_put"};
+      "queue", "preprocess", "forward", "backward", "cam", "encode", "total", "cache_get", "cache_put", "decode"};
   return stage >= 0 && stage < kServerStageCount ? kNames[stage] : "unknown";
 }
 

@@ -19,11 +19,11 @@
 namespace camserve {
 
 // The server-side stages of camserve.v1.StageTimings, in field order.
-enum ServerStage { kQueue, kPreprocess, kForward, kBackward, kCam, kEncode, kServerTotal, kCacheGet, kCachePut };
-constexpr int kServerStageCount = 9;
+enum ServerStage { kQueue, kPreprocess, kForward, kBackward, kCam, kEncode, kServerTotal, kCacheGet, kCachePut, kDecode };
+constexpr int kServerStageCount = 10;
 
 // "queue", "preprocess", "forward", "backward", "cam", "encode", "total",
-// "cache_get", "cache_put".
+// "cache_get", "cache_put", "decode".
 const char* ServerStageName(int stage);
 
 // The name of a gRPC status code, "UNAVAILABLE"; also for the codes that

@@ -52,7 +52,7 @@ CallOutcome OutcomeFromResponse(const grpc::Status& status, const v1::ExplainRes
   }
   const v1::StageTimings& t = response.timings();
   outcome.stage_us = {t.queue_us(), t.preprocess_us(), t.forward_us(), t.backward_us(),
-                      t.cam_us(),   t.encode_us(),     t.total_us(),   t.cache_get_us(), t.cache_put_us()};
+                      t.cam_us(),   t.encode_us(),     t.total_us(),   t.cache_get_us(), t.cache_put_us(), t.decode_us()};
   outcome.batch_size = response.batch_size();
   outcome.cache_hit = response.cache_hit();
   return outcome;

@@ -207,10 +207,10 @@ std::string FormatClassScore(int class_index, const std::string& label, float pr
 std::string FormatTimings(const v1::StageTimings& t) {
   const auto ms = [](int64_t micros) { return static_cast<double>(micros) / 1e3; };
   return StringPrintf(
-      "  server timings (ms): queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
-      "cam %.2f  encode %.2f  total %.2f\n",
-      ms(t.queue_us()), ms(t.preprocess_us()), ms(t.forward_us()), ms(t.backward_us()), ms(t.cam_us()),
-      ms(t.encode_us()), ms(t.total_us()));
+      "  server timings (ms): decode %.2f  queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
+      "cam %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f\n",
+      ms(t.decode_us()), ms(t.queue_us()), ms(t.preprocess_us()), ms(t.forward_us()), ms(t.backward_us()),
+      ms(t.cam_us()), ms(t.encode_us()), ms(t.cache_get_us()), ms(t.cache_put_us()), ms(t.total_us()));
 }
 
 // One image's block of output: what was explained, the top-k classes, the

@@ -94,10 +94,10 @@ def format_report(image, response):
     ]
     lines += ["    %d. %s" % (rank, format_class(score.class_index, score.label, score.probability))
               for rank, score in enumerate(response.top_k, start=1)]
-    lines.append("  server timings (ms): queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  cam %.2f  "
-                 "encode %.2f  total %.2f" % tuple(us / 1e3 for us in (
-                     t.queue_us, t.preprocess_us, t.forward_us, t.backward_us, t.cam_us, t.encode_us,
-                     t.total_us)))
+    lines.append("  server timings (ms): decode %.2f  queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
+                 "cam %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f" % tuple(us / 1e3 for us in (
+                     t.decode_us, t.queue_us, t.preprocess_us, t.forward_us, t.backward_us, t.cam_us, t.encode_us,
+                     t.cache_get_us, t.cache_put_us, t.total_us)))
     return "\n".join(lines)
 
 

@@ -176,6 +176,7 @@ Status Apply(const RawValues& values, ServerConfig* c) {
     else if (key == "cache.max_size_bytes") s = ParseInteger(key, raw, 1, &c->cache_max_size_bytes);
     else if (key == "cache.enabled") s = ParseBool(key, raw, &c->cache_enabled);
     else if (key == "cache.required") s = ParseBool(key, raw, &c->cache_required);
+    else if (key == "profiling.enabled") s = ParseBool(key, raw, &c->profiling_enabled);
     else if (key == "logging.level") s = ParseChoice(key, raw, {"trace", "debug", "info", "warn", "error"}, &c->logging_level);
     else if (key == "logging.format") s = ParseChoice(key, raw, {"text", "json"}, &c->logging_format);
     else if (key == "limits.max_receive_message_bytes") s = ParseInteger(key, raw, 1024, &c->limits_max_receive_message_bytes);
@@ -215,6 +216,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"cache.max_size_bytes", "1073741824", "cache size limit (LRU eviction), bytes"},
       {"cache.enabled", "true", "use the cache"},
       {"cache.required", "false", "refuse to start when the cache cannot be opened"},
+      {"profiling.enabled", "true", "time each request's stages (response timings, stage histograms)"},
       {"logging.level", "info", "trace, debug, info, warn, error"},
       {"logging.format", "text", "text or json (one JSON object per line)"},
       {"limits.max_receive_message_bytes", "16777216", "largest request accepted, bytes"},

@@ -45,6 +45,7 @@ struct ServerConfig {
   int64_t cache_max_size_bytes = int64_t{1} << 30;
   bool cache_enabled = true;
   bool cache_required = false;
+  bool profiling_enabled = true;
   std::string logging_level = "info";  // trace, debug, info, warn, error
   std::string logging_format = "text";  // text or json
   int64_t limits_max_receive_message_bytes = 16 << 20;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cam/cam_method_kind.h"
+#include "core/profiling/stage_timings.h"
 
 namespace camserve {
 
@@ -43,6 +44,9 @@ struct ExplainBatchSpec {
   CamMethodKind method = CamMethodKind::kGradCam;
   // Dotted module path; empty means the model's default layer.
   std::string target_layer;
+  // Time forward, backward and cam into BatchResult::timings. Off: no
+  // timings and, on a GPU, no synchronisation between the stages.
+  bool profile_stages = true;
 };
 
 struct Heatmap {
@@ -63,16 +67,11 @@ struct ExplainResult {
   std::vector<ClassScore> top_k;
 };
 
-// Wall time of the batch's stages, shared by all its items.
-struct EngineStageTimings {
-  int64_t forward_us = 0;
-  int64_t backward_us = 0;
-  int64_t cam_us = 0;  // CAM math, upsampling and the copy to the host
-};
-
 struct BatchResult {
   std::vector<ExplainResult> items;  // one per ExplainItem, same order
-  EngineStageTimings timings;
+  // Wall time of the batch's forward, backward and cam stages, shared by all
+  // its items.
+  StageTimings timings;
 };
 
 struct ModelInfo {

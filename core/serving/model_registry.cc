@@ -32,7 +32,7 @@ DynamicBatcher::Options BatcherOptionsFor(const ServerConfig& config) {
 }
 
 StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, const ModelConfig& model,
-                                                  std::shared_ptr<Clock> clock) {
+                                                  std::shared_ptr<Clock> clock, ServerMetrics* metrics) {
   const std::string where = "model '" + model.name + "' (" + model.path + "): ";
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(EngineOptionsFor(config, model));
   if (!engine.ok()) return Status(engine.status().code(), where + engine.status().message());
@@ -40,6 +40,10 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, co
   if (!sidecar.ok()) return Status(sidecar.status().code(), where + sidecar.status().message());
   ModelRunner::Options options;
   options.batcher = BatcherOptionsFor(config);
+  options.profile_stages = config.profiling_enabled;
+  if (metrics != nullptr) {
+    options.on_batch = [metrics, name = model.name](int batch_size) { metrics->RecordBatch(name, batch_size); };
+  }
   StatusOr<std::string> version = ModelFingerprint(model.path, *sidecar);
   if (!version.ok()) return Status(version.status().code(), where + version.status().message());
   options.version = *version;
@@ -51,7 +55,7 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, co
 }  // namespace
 
 StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig& config,
-                                                             std::shared_ptr<Clock> clock) {
+                                                             std::shared_ptr<Clock> clock, ServerMetrics* metrics) {
   if (config.models.empty()) return InvalidArgumentError("models: no model configured (use --model PATH)");
   // Names first: a configuration mistake should not wait for every model to load.
   std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
@@ -68,7 +72,7 @@ StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig&
   // Models are served under their configured names, which may differ from
   // the sidecar's.
   for (const ModelConfig& model : config.models) {
-    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(config, model, clock);
+    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(config, model, clock, metrics);
     if (!runner.ok()) return runner.status();
     spdlog::info("serving model '{}', version {}", model.name, (*runner)->version());
     registry->by_name_[model.name] = runner->get();

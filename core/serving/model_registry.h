@@ -15,13 +15,17 @@
 #include <vector>
 
 #include "core/config/server_config.h"
+#include "core/metrics/server_metrics.h"
 #include "core/serving/model_runner.h"
 
 namespace camserve {
 
 class ModelRegistry {
  public:
-  static StatusOr<std::unique_ptr<ModelRegistry>> Load(const ServerConfig& config, std::shared_ptr<Clock> clock);
+  // `metrics` (may be null; borrowed, must outlive the registry) receives
+  // every batch's size.
+  static StatusOr<std::unique_ptr<ModelRegistry>> Load(const ServerConfig& config, std::shared_ptr<Clock> clock,
+                                                       ServerMetrics* metrics = nullptr);
 
   // `name` empty: the default model.
   StatusOr<ModelRunner*> Find(const std::string& name) const;

@@ -1,6 +1,5 @@
 #include "core/serving/model_runner.h"
 
-#include <chrono>
 #include <utility>
 
 namespace camserve {
@@ -8,21 +7,17 @@ namespace camserve {
 // A queued job and its reply path.
 class ModelRunner::Task : public BatchTask {
  public:
-  Task(ExplainJob job, ExplainDone done, const Clock* clock)
-      : job_(std::move(job)), done_(std::move(done)), clock_(clock) {}
+  Task(ExplainJob job, ExplainDone done) : job_(std::move(job)), done_(std::move(done)) {}
 
-  void FinishEarly(const Status& status) override { Finish(status, QueuedSoFar()); }
+  void FinishEarly(const Status& status) override { Finish(status); }
   bool IsCancelled() const override { return job_.is_cancelled && job_.is_cancelled(); }
 
-  void Finish(StatusOr<ExplainOutcome> outcome, int64_t queue_us) { done_(std::move(outcome), queue_us); }
-  // Time since Submit queued the task (0 if it never was).
-  int64_t QueuedSoFar() const { return enqueued_us > 0 ? clock_->NowMicros() - enqueued_us : 0; }
+  void Finish(StatusOr<ExplainOutcome> outcome) { done_(std::move(outcome)); }
   ExplainJob& job() { return job_; }
 
  private:
   ExplainJob job_;
   ExplainDone done_;
-  const Clock* clock_;
 };
 
 namespace {
@@ -34,10 +29,6 @@ std::string GroupKey(const ExplainJob& job, const std::string& layer, const Mode
   std::string key = std::string(CamMethodName(job.method)) + "|" + layer + "|";
   for (int64_t side : shape) key += std::to_string(side) + "x";
   return key;
-}
-
-int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -84,59 +75,62 @@ Status ModelRunner::CheckJob(const ExplainJob& job) const {
 
 void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
   Status valid = CheckJob(job);
-  if (!valid.ok()) return done(valid, 0);
+  if (!valid.ok()) return done(valid);
   const std::string& layer = job.target_layer.empty() ? backend_->info().default_layer : job.target_layer;
   const std::string key = GroupKey(job, layer, backend_->info());
   const int priority = job.priority;
   const int64_t deadline_us = job.deadline_us;
-  auto task = std::make_unique<Task>(std::move(job), std::move(done), clock_.get());
+  auto task = std::make_unique<Task>(std::move(job), std::move(done));
   task->group_key = key;
   task->priority = priority;
   task->deadline_us = deadline_us;
   std::unique_ptr<BatchTask> queued = std::move(task);
   Status submitted = batcher_->Submit(queued);
-  if (!submitted.ok()) static_cast<Task*>(queued.get())->Finish(submitted, 0);
+  if (!submitted.ok()) static_cast<Task*>(queued.get())->Finish(submitted);
 }
 
 void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
   const int64_t start_us = clock_->NowMicros();
   std::vector<Task*> tasks;
-  std::vector<int64_t> preprocess_us;
+  std::vector<StageTimings> timings;
   for (const auto& queued : batch) {
     Task* task = static_cast<Task*>(queued.get());
     ExplainJob& job = task->job();
-    const auto preprocess_start = std::chrono::steady_clock::now();
+    StageTimings task_timings(options_.profile_stages);
+    task_timings.Set(Stage::kQueue, start_us - task->enqueued_us);
     if (job.image) {
+      StageTimer preprocess_timer(&task_timings, Stage::kPreprocess);
       StatusOr<PreparedInput> input = backend_->preprocessor().FromDecodedImage(*job.image);
       if (!input.ok()) {
-        task->Finish(input.status(), start_us - task->enqueued_us);
+        task->Finish(input.status());
         continue;
       }
       job.input = std::move(input).value();
     }
-    preprocess_us.push_back(job.image ? MicrosSince(preprocess_start) : 0);
+    timings.push_back(task_timings);
     tasks.push_back(task);
   }
   if (tasks.empty()) return;
+  if (options_.on_batch) options_.on_batch(static_cast<int>(tasks.size()));
   std::vector<ExplainItem> items;
   for (Task* task : tasks) {
     const ExplainJob& job = task->job();
     items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution});
   }
   const ExplainJob& first = tasks.front()->job();
-  StatusOr<BatchResult> result = backend_->Explain(ExplainBatchSpec{first.method, first.target_layer}, items);
+  StatusOr<BatchResult> result =
+      backend_->Explain(ExplainBatchSpec{first.method, first.target_layer, options_.profile_stages}, items);
   for (size_t i = 0; i < tasks.size(); ++i) {
-    const int64_t queue_us = start_us - tasks[i]->enqueued_us;
     if (!result.ok()) {
-      tasks[i]->Finish(result.status(), queue_us);
+      tasks[i]->Finish(result.status());
       continue;
     }
     ExplainOutcome outcome;
     outcome.result = std::move(result->items[i]);
-    outcome.engine_timings = result->timings;
-    outcome.preprocess_us = preprocess_us[i];
+    outcome.timings = timings[i];
+    outcome.timings.MergeFrom(result->timings);
     outcome.batch_size = static_cast<int>(tasks.size());
-    tasks[i]->Finish(std::move(outcome), queue_us);
+    tasks[i]->Finish(std::move(outcome));
   }
 }
 

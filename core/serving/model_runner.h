@@ -59,16 +59,16 @@ struct ExplainJob {
 
 struct ExplainOutcome {
   ExplainResult result;
-  EngineStageTimings engine_timings;
-  // Preprocessing of this job's image on the worker (0 for tensors).
-  int64_t preprocess_us = 0;
+  // queue (from Submit until the batch started), preprocess (this job's
+  // image on the worker; absent for tensors), and the batch's forward,
+  // backward and cam.
+  StageTimings timings;
   // Jobs in the batch this one ran in.
   int batch_size = 0;
 };
 
-// The outcome, or why there is none, and the time the job spent queued
-// (from Submit until its batch started, or until it was finished early).
-using ExplainDone = std::function<void(StatusOr<ExplainOutcome> outcome, int64_t queue_us)>;
+// The outcome, or why there is none.
+using ExplainDone = std::function<void(StatusOr<ExplainOutcome> outcome)>;
 
 class ModelRunner {
  public:
@@ -76,6 +76,11 @@ class ModelRunner {
     DynamicBatcher::Options batcher;
     // The model's version string, reported to clients (ModelFingerprint).
     std::string version;
+    // Time the stages of every job (core/profiling). Default: true.
+    bool profile_stages = true;
+    // Called on the worker with the size of every batch that reaches the
+    // engine (for the batch-size metric). May be empty.
+    std::function<void(int batch_size)> on_batch;
   };
 
   // REQUIRES: backend is not null.

@@ -130,7 +130,7 @@ Status Run(int argc, char** argv) {
     for (CamMethodKind method : methods) {
       const ExplainBatchSpec spec{method, layer};
       auto forward = [&]() { return (*engine)->Classify(batch, 5).status(); };
-      EngineStageTimings stages;
+      StageTimings stages;
       auto explain = [&]() {
         StatusOr<BatchResult> result = (*engine)->Explain(spec, items);
         if (result.ok()) stages = result->timings;
@@ -148,9 +148,9 @@ Status Run(int argc, char** argv) {
         if (!e.ok()) return e.status();
         forward_ms.push_back(*f);
         explain_ms.push_back(*e);
-        stage_forward_ms.push_back(stages.forward_us / 1e3);
-        stage_backward_ms.push_back(stages.backward_us / 1e3);
-        stage_cam_ms.push_back(stages.cam_us / 1e3);
+        stage_forward_ms.push_back(stages.Micros(Stage::kForward) / 1e3);
+        stage_backward_ms.push_back(stages.Micros(Stage::kBackward) / 1e3);
+        stage_cam_ms.push_back(stages.Micros(Stage::kCam) / 1e3);
       }
       const double f = MedianMs(forward_ms) / batch_size, e = MedianMs(explain_ms) / batch_size;
       const double f_mean = std::accumulate(forward_ms.begin(), forward_ms.end(), 0.0) / forward_ms.size() / batch_size;

@@ -74,8 +74,8 @@ Status Run(int argc, char** argv) {
   for (const ClassScore& score : explained.top_k) {
     std::printf("  %-12s %6.4f\n", score.label.c_str(), score.probability);
   }
-  std::printf("forward %.1f ms, backward %.1f ms, cam %.1f ms\n", result->timings.forward_us / 1e3,
-              result->timings.backward_us / 1e3, result->timings.cam_us / 1e3);
+  std::printf("forward %.1f ms, backward %.1f ms, cam %.1f ms\n", result->timings.Micros(Stage::kForward) / 1e3,
+              result->timings.Micros(Stage::kBackward) / 1e3, result->timings.Micros(Stage::kCam) / 1e3);
 
   const Heatmap& heatmap = explained.heatmap;
   for (const auto& [path, png] :

@@ -113,6 +113,12 @@ Status ServerProcess::Start(const Options& options) {
   std::regex_search(*line, match, kListening);
   port_ = std::stoi(match[2].str());
   address_ = "127.0.0.1:" + match[2].str();
+  // Logged before the gRPC line.
+  static const std::regex kMetrics(R"(Prometheus metrics at http://[^ ]+:([0-9]+)/metrics)");
+  metrics_port_ = 0;
+  for (const std::string& logged : LogLines()) {
+    if (std::regex_search(logged, match, kMetrics)) metrics_port_ = std::stoi(match[1].str());
+  }
   return Status::Ok();
 }
 

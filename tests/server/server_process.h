@@ -59,6 +59,8 @@ class ServerProcess {
   // "127.0.0.1:PORT" of the gRPC server.
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // The port of the Prometheus /metrics endpoint (from its log line).
+  int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits up to `timeout_ms` for the exit; returns the exit
@@ -80,6 +82,7 @@ class ServerProcess {
   std::string temporary_cache_dir_;
   std::string address_;
   int port_ = 0;
+  int metrics_port_ = 0;
   std::thread reader_;
   mutable std::mutex mu_;
   mutable std::condition_variable log_changed_;

@@ -35,7 +35,7 @@ LevelReport ClosedLoopReport() {
   r.mean_ms = 52.75;
   r.mean_batch_size = 1.5;
   r.cache_hit_fraction = 0.25;
-  r.mean_stage_ms = {0.5, 1.25, 40, 8, 0.75, 0.125, 51, 0.25, 0.375};
+  r.mean_stage_ms = {0.5, 1.25, 40, 8, 0.75, 0.125, 51, 0.25, 0.375, 0.625};
   return r;
 }
 
@@ -66,11 +66,11 @@ TEST_CASE("CSV has a header and one row per level", "[bench_report]") {
         "load,concurrency,rate_rps,duration_s,ok,errors,throughput_rps,p50_ms,p90_ms,p99_ms,"
         "max_ms,mean_ms,mean_batch_size,cache_hit_fraction,server_queue_ms,"
         "server_preprocess_ms,server_forward_ms,server_backward_ms,server_cam_ms,"
-        "server_encode_ms,server_total_ms,server_cache_get_ms,server_cache_put_ms,errors_by_code");
+        "server_encode_ms,server_total_ms,server_cache_get_ms,server_cache_put_ms,server_decode_ms,errors_by_code");
   CHECK(lines[1] ==
         "concurrency,2,,10.000,190,4,19.000,52.100,55.250,60.500,61.000,52.750,1.500,0.2500,"
-        "0.500,1.250,40.000,8.000,0.750,0.125,51.000,0.250,0.375,DEADLINE_EXCEEDED=1;UNAVAILABLE=3");
-  CHECK(lines[2] == "rate,,7.500,2.000,0,15,0.000,,,,,,,,,,,,,,,,,UNAVAILABLE=15");
+        "0.500,1.250,40.000,8.000,0.750,0.125,51.000,0.250,0.375,0.625,DEADLINE_EXCEEDED=1;UNAVAILABLE=3");
+  CHECK(lines[2] == "rate,,7.500,2.000,0,15,0.000,,,,,,,,,,,,,,,,,,UNAVAILABLE=15");
 }
 
 TEST_CASE("JSON is an array of level objects with every field", "[bench_report]") {
@@ -84,7 +84,7 @@ TEST_CASE("JSON is an array of level objects with every field", "[bench_report]"
         "\"server_queue_ms\": 0.500, \"server_preprocess_ms\": 1.250, "
         "\"server_forward_ms\": 40.000, \"server_backward_ms\": 8.000, "
         "\"server_cam_ms\": 0.750, \"server_encode_ms\": 0.125, \"server_total_ms\": 51.000, "
-        "\"server_cache_get_ms\": 0.250, \"server_cache_put_ms\": 0.375, "
+        "\"server_cache_get_ms\": 0.250, \"server_cache_put_ms\": 0.375, \"server_decode_ms\": 0.625, "
         "\"errors_by_code\": {\"DEADLINE_EXCEEDED\": 1, \"UNAVAILABLE\": 3}},\n"
         "  {\"load\": \"rate\", \"concurrency\": null, \"rate_rps\": 7.500, "
         "\"duration_s\": 2.000, \"ok\": 0, \"errors\": 15, \"throughput_rps\": 0.000, "
@@ -93,7 +93,7 @@ TEST_CASE("JSON is an array of level objects with every field", "[bench_report]"
         "\"server_queue_ms\": null, \"server_preprocess_ms\": null, "
         "\"server_forward_ms\": null, \"server_backward_ms\": null, \"server_cam_ms\": null, "
         "\"server_encode_ms\": null, \"server_total_ms\": null, "
-        "\"server_cache_get_ms\": null, \"server_cache_put_ms\": null, "
+        "\"server_cache_get_ms\": null, \"server_cache_put_ms\": null, \"server_decode_ms\": null, "
         "\"errors_by_code\": {\"UNAVAILABLE\": 15}}\n"
         "]\n");
   CHECK(FormatJson({}) == "[\n]\n");

@@ -36,10 +36,11 @@ class FakeBackend : public ExplainBackend {
 
   StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) override {
     std::unique_lock<std::mutex> lock(mu_);
-    batches_.push_back({spec.method, spec.target_layer, items.size()});
+    batches_.push_back({spec.method, spec.target_layer, items.size(), spec.profile_stages});
     released_cv_.wait(lock, [&] { return released_; });
     if (!fail_with_.ok()) return fail_with_;
     BatchResult result;
+    result.timings = StageTimings(spec.profile_stages);
     for (const ExplainItem& item : items) {
       ExplainResult one;
       one.heatmap.width_px = 1;
@@ -48,7 +49,7 @@ class FakeBackend : public ExplainBackend {
       one.target.class_index = item.target_class.value_or(0);
       result.items.push_back(one);
     }
-    result.timings.forward_us = 7;
+    result.timings.Set(Stage::kForward, 7);
     return result;
   }
 
@@ -71,6 +72,7 @@ class FakeBackend : public ExplainBackend {
     CamMethodKind method;
     std::string layer;
     size_t size;
+    bool profile_stages;
   };
   std::vector<SeenBatch> batches() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -102,7 +104,7 @@ struct Replies {
   std::vector<std::pair<Status, ExplainOutcome>> all;
 
   ExplainDone Callback(int index) {
-    return [this, index](StatusOr<ExplainOutcome> outcome, int64_t) {
+    return [this, index](StatusOr<ExplainOutcome> outcome) {
       std::lock_guard<std::mutex> lock(mu);
       if (all.size() <= static_cast<size_t>(index)) all.resize(index + 1);
       all[index] = {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome{}};
@@ -118,16 +120,19 @@ struct Replies {
 };
 
 struct Fixture {
-  explicit Fixture(DynamicBatcher::Options options = {}) {
+  explicit Fixture(DynamicBatcher::Options options = {}, ModelRunner::Options runner_options = {}) {
     auto owned = std::make_unique<FakeBackend>();
     backend = owned.get();
     options.max_queue_delay_us = 0;
-    StatusOr<std::unique_ptr<ModelRunner>> created =
-        ModelRunner::Create(std::move(owned), ModelRunner::Options{options, "v1"}, std::make_shared<FakeClock>());
+    runner_options.batcher = options;
+    runner_options.version = "v1";
+    clock = std::make_shared<FakeClock>();
+    StatusOr<std::unique_ptr<ModelRunner>> created = ModelRunner::Create(std::move(owned), runner_options, clock);
     REQUIRE(created.ok());
     runner = std::move(created).value();
   }
   FakeBackend* backend;
+  std::shared_ptr<FakeClock> clock;
   std::unique_ptr<ModelRunner> runner;
 };
 
@@ -149,7 +154,7 @@ TEST_CASE("jobs with different targets share a batch and get their own results")
     CHECK(replies.all[i].second.result.heatmap.values[0] == static_cast<float>(i));
     CHECK(replies.all[i].second.result.target.class_index == i);
     CHECK(replies.all[i].second.batch_size == 4);
-    CHECK(replies.all[i].second.engine_timings.forward_us == 7);
+    CHECK(replies.all[i].second.timings.Micros(Stage::kForward) == 7);
   }
 }
 
@@ -221,7 +226,48 @@ TEST_CASE("decoded images are preprocessed on the worker; a bad one fails alone"
   CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
   CHECK(replies.all[3].second.result.heatmap.values[0] == 0.25f);
   CHECK(replies.all[3].second.batch_size == 2);
-  CHECK(replies.all[3].second.preprocess_us == 0);
+  CHECK(replies.all[1].second.timings.Has(Stage::kPreprocess));
+  CHECK_FALSE(replies.all[3].second.timings.Has(Stage::kPreprocess));
+}
+
+TEST_CASE("stage timings: queue by the runner's clock, the engine's stages merged; batch sizes reported") {
+  std::vector<int> batch_sizes;
+  ModelRunner::Options runner_options;
+  runner_options.on_batch = [&batch_sizes](int size) { batch_sizes.push_back(size); };  // the one worker
+  Fixture f({}, runner_options);
+  Replies replies;
+  f.backend->Hold();
+  f.runner->Submit(Job(0), replies.Callback(0));
+  while (f.backend->batches().empty()) std::this_thread::yield();
+  f.runner->Submit(Job(1), replies.Callback(1));
+  f.runner->Submit(Job(2), replies.Callback(2));
+  f.clock->Advance(2500);
+  f.backend->Release();
+  replies.WaitFor(3);
+  CHECK(batch_sizes == std::vector<int>{1, 2});
+  for (int i : {1, 2}) {
+    const StageTimings& timings = replies.all[i].second.timings;
+    CHECK(timings.Micros(Stage::kQueue) == 2500);
+    CHECK(timings.Micros(Stage::kForward) == 7);
+    CHECK_FALSE(timings.Has(Stage::kTotal));
+  }
+  CHECK(f.backend->batches()[1].profile_stages);
+}
+
+TEST_CASE("profile_stages off: no stage is timed, and the engine is told so") {
+  ModelRunner::Options runner_options;
+  runner_options.profile_stages = false;
+  Fixture f({}, runner_options);
+  Replies replies;
+  ExplainJob image_job;
+  image_job.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, std::vector<uint8_t>(4 * 4 * 3, 255)});
+  f.runner->Submit(std::move(image_job), replies.Callback(0));
+  replies.WaitFor(1);
+  REQUIRE(replies.all[0].first.ok());
+  const StageTimings& timings = replies.all[0].second.timings;
+  CHECK_FALSE(timings.enabled());
+  for (int s = 0; s < kStageCount; ++s) CHECK_FALSE(timings.Has(static_cast<Stage>(s)));
+  CHECK_FALSE(f.backend->batches()[0].profile_stages);
 }
 
 TEST_CASE("an engine error reaches every job of its batch") {
