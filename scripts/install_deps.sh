@@ -19,6 +19,8 @@ BUILD_PACKAGES=(
   python3-grpcio python3-protobuf
   # pytorch-grad-cam (test venv, installed --no-deps) imports these when loaded.
   python3-matplotlib python3-scipy python3-tqdm
+  # promtool and a real Prometheus server for the metrics tests.
+  prometheus
 )
 RUNTIME_PACKAGES=(
   libtorch1.13 libgrpc++1.51 librocksdb7.8 libspdlog1.10 libprometheus-cpp-pull1.0
