@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): the benchmark JPEG and
-# starting/stopping camserve on a free loopback port. Expects BUILD, OUT and
-# MODEL to be set.
+# starting/stopping camserve on free loopback ports (gRPC: $ADDR, metrics:
+# $METRICS_URL). Expects BUILD, OUT and MODEL to be set.
 
 # Writes a deterministic 224x224 JPEG into directory $1 and prints its path.
 make_bench_jpeg() {
@@ -18,7 +18,8 @@ PY
 }
 
 start_server() {  # extra camserve flags
-  "$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 --cache-dir "$OUT/cache" "$@" \
+  "$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+    --cache-dir "$OUT/cache" "$@" \
     > "$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
@@ -28,6 +29,7 @@ start_server() {  # extra camserve flags
     sleep 0.2
   done
   ADDR=$(grep -o "listening on [0-9.]*:[0-9]*" "$OUT/server.log" | head -1 | cut -d' ' -f3)
+  METRICS_URL=$(grep -o "http://[0-9.]*:[0-9]*/metrics" "$OUT/server.log" | head -1)
   grep "listening on" "$OUT/server.log"
 }
 

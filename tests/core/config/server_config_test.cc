@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace camserve {
 namespace {
@@ -146,7 +148,23 @@ TEST_CASE("the shipped template config/camserve.yaml loads and equals the defaul
   CHECK(from_file->cache_max_size_bytes == defaults->cache_max_size_bytes);
   CHECK(from_file->limits_drain_timeout_ms == defaults->limits_drain_timeout_ms);
   CHECK(from_file->logging_format == defaults->logging_format);
+  CHECK(from_file->profiling_enabled == defaults->profiling_enabled);
   CHECK(from_file->models.empty());
+}
+
+TEST_CASE("every key is documented in docs/configuration.md with its default, flag and variable") {
+  std::ifstream in(std::string(CAMSERVE_SOURCE_DIR) + "/docs/configuration.md");
+  REQUIRE(in.good());
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.name == "config") continue;  // a flag and variable only, described in the text
+    std::string flag = key.name, variable = "CAMSERVE_" + key.name;
+    for (char& c : flag) c = (c == '.' || c == '_') ? '-' : c;
+    for (char& c : variable) c = c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string row = "| `" + key.name + "` | `" + key.default_value + "` | `--" + flag + "` | `" + variable + "` |";
+    INFO(row);
+    CHECK(doc.find(row) != std::string::npos);
+  }
 }
 
 }  // namespace
