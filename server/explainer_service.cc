@@ -25,7 +25,6 @@ struct PendingExplain {
   std::string rpc;
   std::string request_id;
   std::string model_name;
-  std::string method_name;
   // Unset until the request's method parsed.
   std::optional<CamMethodKind> method;
   grpc::CallbackServerContext* context = nullptr;
@@ -240,7 +239,7 @@ void Finish(PendingExplain& pending, const Status& status, int batch_size, bool 
   record.request_id = pending.request_id;
   record.rpc = pending.rpc;
   record.model = pending.model_name;
-  record.method = pending.method_name;
+  record.method = pending.method ? CamMethodName(*pending.method) : "";
   record.status = StatusCodeName(status.code());
   record.message = status.message();
   record.latency_us = latency_us;
@@ -316,7 +315,6 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
   computation->timings = StageTimings(options_.profile_stages);
   StatusOr<ExplainJob> job = ParseJob(request, options_.default_top_k, computation.get());
   if (!job.ok()) return Finish(*pending, job.status(), 0, false);
-  pending->method_name = CamMethodName(job->method);
   pending->method = job->method;
   computation->method = job->method;
   StatusOr<int64_t> deadline_us = DeadlineOnClock(*context, runner.clock());

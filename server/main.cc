@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpc/support/log.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -234,6 +235,13 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
 }  // namespace camserve
 
 int main(int argc, char** argv) {
+  // One malloc arena for every thread (unless MALLOC_ARENA_MAX says
+  // otherwise). glibc gives other threads arenas of 64 MB heaps; a batch's
+  // larger buffers (ResNet-50 at batch 8 has several) do not fit one, so on
+  // the batch worker they were mmap'ed and unmapped for every batch: about
+  // 14,000 page faults per batch, all zero-filled again. The main arena grows
+  // with brk and keeps them (docs/benchmarks.md, "Page faults").
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
   if (camserve::HelpRequested(argc, argv)) {
     camserve::PrintUsage();
     return 0;

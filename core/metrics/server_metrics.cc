@@ -221,45 +221,55 @@ std::string ServerMetrics::MethodLabel(int method_index) {
                                            : CamMethodName(AllCamMethods()[static_cast<size_t>(method_index)]);
 }
 
+namespace {
+
+// The label child kept in `slot`, made by `make` on first use. Family::Add
+// returns the existing child for the same labels, so two threads racing on
+// an empty slot store the same pointer.
+template <typename T, typename Make>
+T& ChildInSlot(std::atomic<T*>& slot, Make&& make) {
+  T* child = slot.load(std::memory_order_acquire);
+  if (child == nullptr) {
+    child = &make();
+    slot.store(child, std::memory_order_release);
+  }
+  return *child;
+}
+
+}  // namespace
+
+ServerMetrics::LabelSlot ServerMetrics::LabelSlotOf(std::string_view model, std::optional<CamMethodKind> method) const {
+  LabelSlot slot;
+  slot.model_index = ModelIndex(model);
+  slot.method_index = MethodIndex(method);
+  const size_t model_slot = slot.model_index < 0 ? options_.model_names.size() : static_cast<size_t>(slot.model_index);
+  slot.offset = model_slot * static_cast<size_t>(MethodSlots()) + static_cast<size_t>(slot.method_index);
+  return slot;
+}
+
 void ServerMetrics::RecordRequest(std::string_view model, std::optional<CamMethodKind> method, StatusCode code) {
-  const int model_index = ModelIndex(model);
-  const int model_slot = model_index < 0 ? static_cast<int>(options_.model_names.size()) : model_index;
-  const int method_index = MethodIndex(method);
+  const LabelSlot labels = LabelSlotOf(model, method);
   int code_index = static_cast<int>(code);
   if (code_index < 0 || code_index >= kStatusSlots) code_index = static_cast<int>(StatusCode::kUnknown);
-  std::atomic<prometheus::Counter*>& slot =
-      request_counters_[(static_cast<size_t>(model_slot) * MethodSlots() + method_index) * kStatusSlots + code_index];
-  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
-  if (counter == nullptr) {
-    // Add returns the existing child for the same labels, so a race only
-    // stores the same pointer twice.
-    counter = &requests_family_->Add({{"model", ModelLabel(model_index)},
-                                      {"method", MethodLabel(method_index)},
-                                      {"status", StatusCodeName(static_cast<StatusCode>(code_index))}});
-    slot.store(counter, std::memory_order_release);
-  }
-  counter->Increment();
+  ChildInSlot(request_counters_[labels.offset * kStatusSlots + code_index], [&]() -> prometheus::Counter& {
+    return requests_family_->Add({{"model", ModelLabel(labels.model_index)},
+                                  {"method", MethodLabel(labels.method_index)},
+                                  {"status", StatusCodeName(static_cast<StatusCode>(code_index))}});
+  }).Increment();
 }
 
 void ServerMetrics::RecordStages(std::string_view model, std::optional<CamMethodKind> method,
                                  const StageTimings& timings) {
-  const int model_index = ModelIndex(model);
-  const int model_slot = model_index < 0 ? static_cast<int>(options_.model_names.size()) : model_index;
-  const int method_index = MethodIndex(method);
+  const LabelSlot labels = LabelSlotOf(model, method);
   for (int s = 0; s < kStageCount; ++s) {
     const Stage stage = static_cast<Stage>(s);
     if (!timings.Has(stage)) continue;
-    std::atomic<prometheus::Histogram*>& slot =
-        stage_histograms_[(static_cast<size_t>(model_slot) * MethodSlots() + method_index) * kStageCount + s];
-    prometheus::Histogram* histogram = slot.load(std::memory_order_acquire);
-    if (histogram == nullptr) {
-      histogram = &stage_family_->Add({{"model", ModelLabel(model_index)},
-                                       {"method", MethodLabel(method_index)},
-                                       {"stage", std::string(StageName(stage))}},
-                                      options_.stage_bucket_bounds_seconds);
-      slot.store(histogram, std::memory_order_release);
-    }
-    histogram->Observe(static_cast<double>(timings.Micros(stage)) / 1e6);
+    ChildInSlot(stage_histograms_[labels.offset * kStageCount + s], [&]() -> prometheus::Histogram& {
+      return stage_family_->Add({{"model", ModelLabel(labels.model_index)},
+                                 {"method", MethodLabel(labels.method_index)},
+                                 {"stage", std::string(StageName(stage))}},
+                                options_.stage_bucket_bounds_seconds);
+    }).Observe(static_cast<double>(timings.Micros(stage)) / 1e6);
   }
 }
 

@@ -137,7 +137,14 @@ class ServerMetrics {
   // -- implementation details follow ---------------------------------------
  private:
   class StateCollector;
+  // Where a (model, method) pair's children sit in the slot tables.
+  struct LabelSlot {
+    int model_index = -1;  // -1: "unknown"
+    int method_index = 0;
+    size_t offset = 0;  // model slot * method slots + method index
+  };
   explicit ServerMetrics(const Options& options, StateSources sources);
+  LabelSlot LabelSlotOf(std::string_view model, std::optional<CamMethodKind> method) const;
   // -1 for names that are not served ("unknown").
   int ModelIndex(std::string_view model) const;
   std::string ModelLabel(int model_index) const;
