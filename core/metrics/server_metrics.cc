@@ -173,7 +173,6 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
     : options_(options),
       registry_(std::make_shared<prometheus::Registry>()),
       state_collector_(std::make_shared<StateCollector>(std::move(sources))) {
-  for (size_t i = 0; i < options_.model_names.size(); ++i) model_index_[options_.model_names[i]] = static_cast<int>(i);
   requests_family_ = &prometheus::BuildCounter()
                           .Name("camserve_requests_total")
                           .Help("Explanation requests answered, by model, method and gRPC status.")
@@ -204,8 +203,11 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
 ServerMetrics::~ServerMetrics() = default;
 
 int ServerMetrics::ModelIndex(std::string_view model) const {
-  const auto found = model_index_.find(std::string(model));
-  return found == model_index_.end() ? -1 : found->second;
+  // A handful of models: a scan, without building a std::string per request.
+  for (size_t i = 0; i < options_.model_names.size(); ++i) {
+    if (options_.model_names[i] == model) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 std::string ServerMetrics::ModelLabel(int model_index) const {

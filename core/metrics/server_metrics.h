@@ -39,7 +39,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/cam/cam_method_kind.h"
@@ -154,7 +153,6 @@ class ServerMetrics {
   const Options options_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<StateCollector> state_collector_;
-  std::unordered_map<std::string, int> model_index_;  // read-only after construction
   prometheus::Family<prometheus::Counter>* requests_family_;
   prometheus::Family<prometheus::Histogram>* stage_family_;
   prometheus::Family<prometheus::Histogram>* batch_family_;

@@ -14,12 +14,12 @@
 
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "core/util/file_io.h"
 #include "tests/http_get.h"
 #include "tests/prometheus_text.h"
 #include "tests/server/server_test_util.h"
@@ -45,9 +45,9 @@ std::string Scrape(const ServerProcess& server) {
 }
 
 void WriteFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
+  const Status written = WriteFileBytes(path.string(), text);
+  INFO(written.ToString());
+  REQUIRE(written.ok());
 }
 
 // Runs a shell command; its exit code, with its output in `output`.
