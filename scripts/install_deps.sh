@@ -21,10 +21,15 @@ BUILD_PACKAGES=(
   python3-matplotlib python3-scipy python3-tqdm
   # promtool and a real Prometheus server for the metrics tests.
   prometheus
+  # An optimised BLAS: LibTorch's matrix products outside oneDNN (the backward over
+  # a classifier head, fully connected layers) go through libblas.so.3, which
+  # is the slow reference BLAS unless this replaces it (docs/server.md, "BLAS").
+  libopenblas0-serial
 )
 RUNTIME_PACKAGES=(
   libtorch1.13 libgrpc++1.51 librocksdb7.8 libspdlog1.10 libprometheus-cpp-pull1.0
   libyaml-cpp0.7 libturbojpeg0 libpng16-16 libssl3 libxxhash0 ca-certificates
+  libopenblas0-serial
 )
 
 packages=("${BUILD_PACKAGES[@]}")

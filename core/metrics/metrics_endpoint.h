@@ -6,7 +6,8 @@
 // Ownership: `metrics` is borrowed; the endpoint must be destroyed before it
 // (or before anything its state sources read).
 // Errors: Start returns UNAVAILABLE naming the address when it cannot be
-// bound (in use, not local, malformed).
+// bound (in use, not local, malformed), or when civetweb cannot start its
+// threads (the message then says why: too much thread-local storage).
 #pragma once
 
 #include <memory>

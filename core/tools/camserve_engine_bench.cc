@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/engine/blas_library.h"
 #include "core/engine/explainer_engine.h"
 #include "core/util/file_io.h"
 #include "core/util/flag_parser.h"
@@ -91,6 +92,7 @@ Status Run(int argc, char** argv) {
               info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px,
               info.input_width_px, layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0,
               *iterations, *warmup);
+  std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
   // Per image. The last three split explain_ms: forward with the layer tap,
   // backward over the head, CAM math with upsampling and copies.
   // fwd_mean_ms: the forward's mean instead of its median, for throughput

@@ -215,6 +215,17 @@ TEST_CASE("a taken metrics port stops startup with a message naming metrics_list
   CHECK_THAT(started.message(), Catch::Contains("(metrics_listen)"));
 }
 
+TEST_CASE("civetweb threads that cannot start stop startup with the cause (too much thread-local storage)") {
+  ServerProcess server;
+  const Status started = server.Start({{"--model", testing::DigitsModel()},
+                                       {std::string("LD_PRELOAD=") + CAMSERVE_TEST_BIG_TLS_LIBRARY},
+                                       120000});
+  REQUIRE_FALSE(started.ok());
+  CHECK_THAT(started.message(), Catch::Contains("cannot serve metrics on 127.0.0.1:0"));
+  CHECK_THAT(started.message(), Catch::Contains("thread-local storage does not fit"));
+  CHECK_THAT(started.message(), Catch::Contains("use libopenblas0-serial"));
+}
+
 // A free loopback port (bound and released; Prometheus binds it right after).
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

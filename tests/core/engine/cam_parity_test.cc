@@ -152,7 +152,10 @@ TEST_CASE("top-k classes and probabilities match the reference softmax") {
       REQUIRE((*scores)[i].size() == 5);
       for (size_t k = 0; k < 5; ++k) {
         CHECK((*scores)[i][k].class_index == classes[k]);
-        CHECK((*scores)[i][k].probability == Approx(probabilities[k]).margin(1e-5));
+        // The same bound as the maps: the engine's frozen graph folds batch
+        // norms into convolutions, and OpenBLAS blocks the classifier's
+        // product differently from eager PyTorch (1.7e-5 seen on ResNet-50).
+        CHECK((*scores)[i][k].probability == Approx(probabilities[k]).margin(1e-4));
         CHECK((*scores)[i][k].label == "class_" + std::to_string(classes[k]));
       }
     }
