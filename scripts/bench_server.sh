@@ -5,8 +5,11 @@
 #   2. pytorch-grad-cam explaining the same JPEG in Python (test venv);
 #   3. per batcher delay (DELAYS_US) and concurrency level (CONCURRENCY):
 #      the engine alone (camserve-engine-bench: no-grad forward and GradCAM
-#      at batch 1 and 8), then camserve end to end on a free loopback port
-#      (camserve-bench, unique images, cache bypassed).
+#      at batch 1, 2, 4 and 8), then camserve end to end on a free loopback
+#      port (camserve-bench, unique images, cache bypassed); one more engine
+#      run after the last level;
+#   4. a summary table: each level's throughput and p50 against the engine
+#      runs right before and after it.
 # Run it on an idle machine: two OpenMP threads collapse when anything else
 # wants a core. Needs a build with the test venv (scripts/test.sh).
 #
@@ -30,26 +33,77 @@ echo "== pytorch-grad-cam: $MODEL, one JPEG end to end"
 "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
   --image "$IMAGE" --iterations 20 --warmup 3 | tee "$OUT/pytorch_grad_cam.json"
 
-# This machine's speed drifts by 20% over minutes (shared host), so every
-# server level is bracketed by engine runs taken right before it, about as
-# long as the server's window (20 batches of 8 take ~20 s): sustained load
-# runs a few percent slower than short bursts.
+# This machine's speed drifts by 10-20% over minutes (shared host), so every
+# server level is bracketed by engine runs, one right before it and one
+# right after (the next level's "before"), each about as long as the
+# server's window: sustained load runs a few percent slower than short
+# bursts. The engine runs at ENGINE_BATCH_SIZES (default 1,2,4,8) and the
+# summary compares each level with the best of them, averaged over the runs
+# before and after.
+ENGINE_BATCH_SIZES=${ENGINE_BATCH_SIZES:-1,2,4,8}
+ENGINE_RUN=0
 engine_bench() {
-  echo "== engine: $MODEL, no-grad forward vs GradCAM, batch 1 and 8 ($1)"
-  "$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes 1,8 \
-    --methods gradcam --iterations "${ENGINE_ITERATIONS:-20}" --warmup 2 | tee -a "$OUT/engine.txt" | tail -2
+  ENGINE_RUN=$((ENGINE_RUN + 1))
+  echo "== engine run $ENGINE_RUN: $MODEL, no-grad forward vs GradCAM, batch $ENGINE_BATCH_SIZES ($1)"
+  "$BUILD/core/tools/camserve-engine-bench" --model "$BUILD/models/$MODEL.pt" --batch-sizes "$ENGINE_BATCH_SIZES" \
+    --methods gradcam --iterations "${ENGINE_ITERATIONS:-20}" --warmup 2 | tee "$OUT/engine_$ENGINE_RUN.txt" \
+    | grep -E "^(batch|[0-9]+ )"
 }
 
-: > "$OUT/engine.txt"
+LEVELS_FILE=$OUT/levels.txt
+: > "$LEVELS_FILE"
 for DELAY_US in ${DELAYS_US:-2000 20000}; do
   start_server --batcher-max-queue-delay-us "$DELAY_US" "$@"
   for LEVEL in ${CONCURRENCY//,/ }; do
     engine_bench "before concurrency $LEVEL, delay $DELAY_US us"
+    RESULT="$OUT/server_d${DELAY_US}_c${LEVEL}_$ENGINE_RUN.json"
     echo "== camserve: $MODEL, concurrency $LEVEL, max_queue_delay_us $DELAY_US (unique images, cache bypassed)"
     "$BUILD/client/bench/camserve-bench" --addr "$ADDR" --image "$IMAGE" --model "$MODEL" \
       --concurrency "$LEVEL" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" --mode unique \
-      --bypass-cache true --json "$OUT/server_d${DELAY_US}_c${LEVEL}.json" | sed -n '/^client side/,$p'
+      --bypass-cache true --json "$RESULT" | sed -n '/^client side/,$p'
+    echo "$DELAY_US $LEVEL $ENGINE_RUN $RESULT" >> "$LEVELS_FILE"
   done
   stop_server
 done
+engine_bench "after the last level"
+
+echo "== summary: each level against the engine runs right before and after it"
+/usr/bin/python3 - "$OUT" "$LEVELS_FILE" <<'PY'
+import json, sys
+out, levels_file = sys.argv[1], sys.argv[2]
+
+def engine(run):
+    """{batch: (forward median ms/img, forward mean ms/img)} of one engine run."""
+    rows = {}
+    for line in open(f"{out}/engine_{run}.txt"):
+        f = line.split()
+        if len(f) >= 9 and f[0].isdigit() and f[1] == "gradcam":
+            rows[int(f[0])] = (float(f[2]), float(f[8]))
+    return rows
+
+def best(rows, column):
+    batch = min(rows, key=lambda b: rows[b][column])
+    return batch, 1000.0 / rows[batch][column]
+
+print("| delay us | concurrency | mean batch | camserve req/s | p50 ms | engine b1 forward ms (before/after) | "
+      "best engine img/s by median (before/after: batch) | by mean | ratio to median | to mean | "
+      "p50 / b1 forward |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for line in open(levels_file):
+    delay, level, run, path = line.split()
+    run = int(run)
+    r = json.load(open(path))[0]
+    before, after = engine(run), engine(run + 1)
+    by_median = [best(before, 0), best(after, 0)]
+    by_mean = [best(before, 1), best(after, 1)]
+    median_rate = sum(x[1] for x in by_median) / 2
+    mean_rate = sum(x[1] for x in by_mean) / 2
+    b1 = [e[1][0] for e in (before, after) if 1 in e]
+    b1_text = " / ".join(f"{x:.1f}" for x in b1) if b1 else "-"
+    p50_ratio = f"{r['p50_ms'] / (sum(b1) / len(b1)):.2f}" if b1 and level == "1" else "-"
+    print(f"| {delay} | {level} | {r['mean_batch_size']:.2f} | {r['throughput_rps']:.2f} | {r['p50_ms']:.1f} | "
+          f"{b1_text} | {by_median[0][1]:.2f} (b{by_median[0][0]}) / {by_median[1][1]:.2f} (b{by_median[1][0]}) | "
+          f"{mean_rate:.2f} | {r['throughput_rps'] / median_rate:.2f} | {r['throughput_rps'] / mean_rate:.2f} | "
+          f"{p50_ratio} |")
+PY
 echo "results in $OUT/"
