@@ -2,20 +2,20 @@
 # Reproduces the server benchmarks of docs/benchmarks.md ("Server") on this
 # machine, in one run, into build/bench/:
 #   1. a 224x224 JPEG (generated, deterministic);
-#   2. pytorch-grad-cam explaining the same JPEG in Python (test venv);
-#   3. per batcher delay (DELAYS_US) and concurrency level (CONCURRENCY):
+#   2. per batcher delay (DELAYS_US) and concurrency level (CONCURRENCY):
 #      the engine alone (camserve-engine-bench: no-grad forward and GradCAM
 #      at batch 1, 2, 4 and 8), then camserve end to end on a free loopback
-#      port (camserve-bench, unique images, cache bypassed); one more engine
-#      run after the last level;
-#   4. a summary table: each level's throughput and p50 against the engine
+#      port (camserve-bench, unique images, cache bypassed), and after each
+#      concurrency-1 level pytorch-grad-cam explaining the same JPEG in
+#      Python (test venv); one more engine run after the last level;
+#   3. a summary table: each level's throughput and p50 against the engine
 #      runs right before and after it.
 # Run it on an idle machine: two OpenMP threads collapse when anything else
 # wants a core. Needs a build with the test venv (scripts/test.sh).
 #
 #   scripts/bench_server.sh                      # resnet50, concurrency 1 and 8, delays 2 and 20 ms
 #   MODEL=resnet18 CONCURRENCY=1,4,8 DELAYS_US=5000 DURATION_S=10 scripts/bench_server.sh
-#   scripts/bench_server.sh --batcher-max-queue-delay-us 5000   # extra camserve flags
+#   DELAYS_US=2000 CONCURRENCY=1,8,8,8 scripts/bench_server.sh --batcher-max-batch-size 4   # extra camserve flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${CAMSERVE_BUILD_DIR:-build}
@@ -29,9 +29,12 @@ mkdir -p "$OUT"
 source scripts/bench_common.sh
 IMAGE=$(make_bench_jpeg "$OUT")
 
-echo "== pytorch-grad-cam: $MODEL, one JPEG end to end"
-"$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
-  --image "$IMAGE" --iterations 20 --warmup 3 | tee "$OUT/pytorch_grad_cam.json"
+# Right after every concurrency-1 level, so that both see the same machine.
+pytorch_grad_cam() {  # output file
+  echo "== pytorch-grad-cam: $MODEL, the same JPEG end to end"
+  "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
+    --image "$IMAGE" --iterations 20 --warmup 3 | tee "$1"
+}
 
 # This machine's speed drifts by 10-20% over minutes (shared host), so every
 # server level is bracketed by engine runs, one right before it and one
@@ -62,6 +65,7 @@ for DELAY_US in ${DELAYS_US:-2000 20000}; do
       --concurrency "$LEVEL" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" --mode unique \
       --bypass-cache true --json "$RESULT" | sed -n '/^client side/,$p'
     echo "$DELAY_US $LEVEL $ENGINE_RUN $RESULT" >> "$LEVELS_FILE"
+    [[ "$LEVEL" == 1 ]] && pytorch_grad_cam "${RESULT%.json}_pytorch_grad_cam.json"
   done
   stop_server
 done
@@ -87,8 +91,8 @@ def best(rows, column):
 
 print("| delay us | concurrency | mean batch | camserve req/s | p50 ms | engine b1 forward ms (before/after) | "
       "best engine img/s by median (before/after: batch) | by mean | ratio to median | to mean | "
-      "p50 / b1 forward |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "p50 / b1 forward | pytorch-grad-cam p50 ms (right after) / camserve p50 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in open(levels_file):
     delay, level, run, path = line.split()
     run = int(run)
@@ -101,9 +105,13 @@ for line in open(levels_file):
     b1 = [e[1][0] for e in (before, after) if 1 in e]
     b1_text = " / ".join(f"{x:.1f}" for x in b1) if b1 else "-"
     p50_ratio = f"{r['p50_ms'] / (sum(b1) / len(b1)):.2f}" if b1 and level == "1" else "-"
+    grad_cam = "-"
+    if level == "1":
+        p = json.loads(open(path[:-len(".json")] + "_pytorch_grad_cam.json").read().strip().splitlines()[-1])
+        grad_cam = f"{p['p50_ms']:.1f} / {r['p50_ms']:.1f} = {p['p50_ms'] / r['p50_ms']:.2f}x"
     print(f"| {delay} | {level} | {r['mean_batch_size']:.2f} | {r['throughput_rps']:.2f} | {r['p50_ms']:.1f} | "
           f"{b1_text} | {by_median[0][1]:.2f} (b{by_median[0][0]}) / {by_median[1][1]:.2f} (b{by_median[1][0]}) | "
           f"{mean_rate:.2f} | {r['throughput_rps'] / median_rate:.2f} | {r['throughput_rps'] / mean_rate:.2f} | "
-          f"{p50_ratio} |")
+          f"{p50_ratio} | {grad_cam} |")
 PY
 echo "results in $OUT/"
