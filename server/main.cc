@@ -112,8 +112,6 @@ StatusOr<std::unique_ptr<HeatmapCache>> OpenCache(const ServerConfig& config) {
   return std::unique_ptr<HeatmapCache>();
 }
 
-// What the scrape reads, from the objects main owns. The references must
-// outlive the metrics endpoint.
 // The BLAS serves the matrix products outside oneDNN on the CPU; the
 // reference one makes an explanation's backward several times slower.
 void LogBlasLibrary(const ModelRegistry& registry) {
@@ -129,6 +127,8 @@ void LogBlasLibrary(const ModelRegistry& registry) {
   }
 }
 
+// What the scrape reads, from the objects main owns. The references must
+// outlive the metrics endpoint.
 ServerMetrics::StateSources StateSourcesOf(const ServerConfig& config, const std::unique_ptr<ModelRegistry>& registry,
                                            const std::unique_ptr<HeatmapCache>& cache,
                                            const std::unique_ptr<ExplainerService>& service) {
