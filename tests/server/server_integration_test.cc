@@ -20,6 +20,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/core/engine/engine_test_util.h"
+#include "tests/http_get.h"
+#include "tests/prometheus_text.h"
 #include "tests/server/server_process.h"
 #include "tests/server/server_test_util.h"
 
@@ -117,6 +119,20 @@ TEST_CASE("32 concurrent mixed requests each return what the same request return
   CHECK(largest_batch <= 8);
 }
 
+// Polls the metrics endpoint until `model`'s batcher queue holds `depth`
+// requests. The "queueing" debug line is written just before a request
+// enters the queue, so it alone does not prove the request is in it.
+bool WaitForQueueDepth(const ServerProcess& server, const std::string& model, int depth, int timeout_ms = 30000) {
+  const std::string series = "camserve_queue_depth{model=\"" + model + "\"}";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    StatusOr<testing::HttpResponse> scrape = testing::HttpGet(server.metrics_port(), "/metrics");
+    if (scrape.ok() && testing::SampleValue(scrape->body, series) == static_cast<double>(depth)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 TEST_CASE("deadline, cancellation and a full queue behave as specified over the wire", "[server]") {
   ServerProcess server;
   // Requests wait 3 s for company, so they are still queued when the deadline
@@ -161,6 +177,7 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
       REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; },
                                     30000)
                   .ok());
+      REQUIRE(WaitForQueueDepth(server, "digits_cnn", i + 1));
     }
     v1::ExplainResponse rejected;
     v1::ExplainRequest third = ImageRequest("third", image);
