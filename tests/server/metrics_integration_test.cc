@@ -23,6 +23,7 @@
 #include "tests/http_get.h"
 #include "tests/prometheus_text.h"
 #include "tests/server/server_test_util.h"
+#include "tests/shell_command.h"
 #include "tests/temp_dir.h"
 
 extern char** environ;
@@ -48,17 +49,6 @@ void WriteFile(const std::filesystem::path& path, const std::string& text) {
   const Status written = WriteFileBytes(path.string(), text);
   INFO(written.ToString());
   REQUIRE(written.ok());
-}
-
-// Runs a shell command; its exit code, with its output in `output`.
-int RunCommand(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  output->clear();
-  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) output->append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 v1::ExplainRequest DigitRequest(const std::string& id, const std::string& path, const std::string& method = "") {
@@ -165,14 +155,14 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
   WriteFile(scrape_file, text);
   std::string output;
   INFO("promtool check metrics");
-  CHECK(RunCommand("promtool check metrics < " + scrape_file.string(), &output) == 0);
+  CHECK(testing::RunShellCommand("promtool check metrics < " + scrape_file.string(), &output) == 0);
   INFO(output);
   CHECK(output.empty());  // no lint findings
 
   // Every camserve_ name in the Grafana dashboard and the alert rules is one
   // this server exports (GPU metrics exist only on CUDA).
   const std::string checker = "/usr/bin/python3 " + SourceDir() + "/deploy/check_metric_names.py ";
-  CHECK(RunCommand(checker + scrape_file.string() + " --allow-missing camserve_gpu_", &output) == 0);
+  CHECK(testing::RunShellCommand(checker + scrape_file.string() + " --allow-missing camserve_gpu_", &output) == 0);
   INFO(output);
   // ... and the check can fail: a scrape without the cache's metrics.
   std::string without_cache;
@@ -181,7 +171,7 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
     if (line.find("camserve_cache_bytes") == std::string::npos) without_cache += line + "\n";
   }
   WriteFile(temp.path() / "partial.txt", without_cache);
-  CHECK(RunCommand(checker + (temp.path() / "partial.txt").string() + " --allow-missing camserve_gpu_", &output) == 1);
+  CHECK(testing::RunShellCommand(checker + (temp.path() / "partial.txt").string() + " --allow-missing camserve_gpu_", &output) == 1);
   CHECK(output.find("camserve_cache_bytes") != std::string::npos);
 }
 

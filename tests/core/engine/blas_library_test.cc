@@ -2,12 +2,13 @@
 
 #include <torch/torch.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <catch2/catch.hpp>
+
+#include "tests/shell_command.h"
 
 namespace camserve {
 namespace {
@@ -16,23 +17,13 @@ namespace {
 // hides behind libblas.so.3 once an optimised BLAS is installed.
 constexpr char kReferenceBlasDir[] = "/usr/lib/x86_64-linux-gnu/blas";
 
-std::string RunAndCapture(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  pclose(pipe);
-  return output;
-}
-
 }  // namespace
 
 // Run in a child process by the test below, with another libblas.so.3 first
 // on the library path; hidden from normal runs by the "." tag.
 TEST_CASE("print the detected BLAS", "[.blas_probe]") {
-  std::printf("blas_probe: %s | reference=%d\n", DetectBlasLibrary().description.c_str(),
-              DetectBlasLibrary().is_reference ? 1 : 0);
+  const BlasLibrary blas = DetectBlasLibrary();
+  std::printf("blas_probe: %s | reference=%d\n", blas.description.c_str(), blas.is_reference ? 1 : 0);
 }
 
 TEST_CASE("LibTorch's BLAS here is OpenBLAS (scripts/install_deps.sh installs libopenblas0-serial)") {
@@ -52,8 +43,10 @@ TEST_CASE("the reference BLAS is detected as such") {
     return;
   }
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string output = RunAndCapture("LD_LIBRARY_PATH=" + std::string(kReferenceBlasDir) + " '" + self +
-                                           "' '[.blas_probe]' 2>&1");
+  std::string output;
+  REQUIRE(testing::RunShellCommand("LD_LIBRARY_PATH=" + std::string(kReferenceBlasDir) + " '" + self +
+                                   "' '[.blas_probe]'",
+                                   &output) == 0);
   INFO(output);
   CHECK(output.find("blas_probe: the reference BLAS (" + std::string(kReferenceBlasDir) +
                     "/libblas.so.3") != std::string::npos);
