@@ -10,8 +10,8 @@
 namespace camserve {
 namespace {
 
-// Where Debian's package libblas3 installs the reference BLAS.
-constexpr char kDebianReferenceBlasDir[] = "/x86_64-linux-gnu/blas/libblas.so";
+// Part of the path where Debian's package libblas3 installs the reference BLAS.
+constexpr char kDebianReferenceBlasPathPart[] = "/x86_64-linux-gnu/blas/libblas.so";
 
 struct LoadedObject {
   std::string name;           // as the loader knows it
@@ -60,7 +60,7 @@ BlasLibrary DetectBlasLibrary() {
     result = {std::string(openblas_config()) + where, false};  // starts "OpenBLAS x.y.z"
   } else if (FindSymbolIn(library, "mkl_get_version") || FindSymbolIn(library, "MKL_Get_Version")) {
     result = {"Intel MKL" + where, false};
-  } else if (blas.resolved_path.find(kDebianReferenceBlasDir) != std::string::npos) {
+  } else if (blas.resolved_path.find(kDebianReferenceBlasPathPart) != std::string::npos) {
     result = {"the reference BLAS" + where, true};
   } else {
     result = {"unidentified" + where, false};  // BLIS and others export BLAS symbols only
