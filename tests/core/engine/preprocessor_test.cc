@@ -1,5 +1,7 @@
 #include "core/engine/preprocessor.h"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -51,6 +53,23 @@ TEST_CASE("an image already at the input size is only normalised") {
                             (1.f - 0.456f) / 0.224f, (0.f - 0.456f) / 0.224f,
                             (0.2f - 0.406f) / 0.225f, (0.4f - 0.406f) / 0.225f};
   for (int i = 0; i < 6; ++i) CHECK(input->data[i] == Approx(expected[i]).margin(1e-5));
+}
+
+TEST_CASE("the same-size path matches torch's normalisation for every byte value") {
+  DecodedImage image;
+  image.width = 16;
+  image.height = 16;
+  for (int i = 0; i < 16 * 16 * 3; ++i) image.rgb.push_back(static_cast<uint8_t>((i * 7) % 256));
+  StatusOr<PreparedInput> input = MakePreprocessor(16, 16).FromDecodedImage(image);
+  REQUIRE(input.ok());
+  const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
+  const at::Tensor std = at::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+  const at::Tensor expected =
+      ((at::from_blob(image.rgb.data(), {16, 16, 3}, at::kByte).permute({2, 0, 1}).to(at::kFloat) / 255.f - mean) /
+       std)
+          .contiguous();
+  CHECK(MaxAbsDiff(std::vector<float>(expected.data_ptr<float>(), expected.data_ptr<float>() + expected.numel()),
+                   input->data.data(), input->data.size()) <= 1e-6);
 }
 
 TEST_CASE("bad images are INVALID_ARGUMENT") {
