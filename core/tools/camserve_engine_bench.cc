@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "core/engine/blas_library.h"
 #include "core/engine/explainer_engine.h"
@@ -48,7 +49,9 @@ Status Run(int argc, char** argv) {
                     {"precision", "fp32 (default), fp16, bf16 (CUDA)"},
                     {"channels-last", "1 (default): channels_last inputs on CUDA; 0: contiguous"},
                     {"image", "JPEG or PNG used for every input (default: random normal values)"},
-                    {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"}});
+                    {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"},
+                    {"idle-ms", "pause before every timed forward and explanation, as between a lone "
+                                "client's requests (default 0)"}});
   CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested() || !flags.Has("model")) {
     std::printf("%s", flags.Usage("camserve-engine-bench").c_str());
@@ -58,10 +61,16 @@ Status Run(int argc, char** argv) {
   StatusOr<int> iterations = flags.GetInt("iterations", 10);
   StatusOr<int> warmup = flags.GetInt("warmup", 3);
   StatusOr<int> threads = flags.GetInt("threads", 0);
-  for (const Status& s : {batch_sizes.status(), iterations.status(), warmup.status(), threads.status()}) {
+  StatusOr<int> idle_ms = flags.GetInt("idle-ms", 0);
+  for (const Status& s :
+       {batch_sizes.status(), iterations.status(), warmup.status(), threads.status(), idle_ms.status()}) {
     CAMSERVE_RETURN_IF_ERROR(s);
   }
   if (*iterations < 1) return InvalidArgumentError("--iterations must be >= 1");
+  if (*idle_ms < 0) return InvalidArgumentError("--idle-ms must be >= 0");
+  const auto idle = [&] {
+    if (*idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(*idle_ms));
+  };
   std::vector<CamMethodKind> methods;
   const std::string method_list = flags.GetString("methods", "all");
   if (method_list == "all") {
@@ -88,10 +97,10 @@ Status Run(int argc, char** argv) {
   const int thread_count = ConfigureTorchThreads(*threads, 0);
   const std::string layer = flags.GetString("layer", info.default_layer);
   std::printf("model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
-              "median of %d runs after %d warm-up\n",
+              "median of %d runs after %d warm-up, idle %d ms before each\n",
               info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px,
               info.input_width_px, layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0,
-              *iterations, *warmup);
+              *iterations, *warmup, *idle_ms);
   std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
   // Per image. The last three split explain_ms: forward with the layer tap,
   // backward over the head, CAM math with upsampling and copies.
@@ -144,7 +153,9 @@ Status Run(int argc, char** argv) {
       }
       std::vector<double> forward_ms, explain_ms, stage_forward_ms, stage_backward_ms, stage_cam_ms;
       for (int i = 0; i < *iterations; ++i) {
+        idle();
         StatusOr<double> f = TimeMs(forward);
+        idle();
         StatusOr<double> e = TimeMs(explain);
         if (!f.ok()) return f.status();
         if (!e.ok()) return e.status();
