@@ -1,6 +1,7 @@
-# Shared by the benchmark scripts (sourced, not run): the benchmark JPEG and
+# Shared by the benchmark scripts (sourced, not run): the benchmark JPEG,
 # starting/stopping camserve on free loopback ports (gRPC: $ADDR, metrics:
-# $METRICS_URL). Expects BUILD, OUT and MODEL to be set.
+# $METRICS_URL) and pytorch-grad-cam as the reference. Expects BUILD, OUT and
+# MODEL to be set.
 
 # Writes a deterministic 224x224 JPEG into directory $1 and prints its path.
 make_bench_jpeg() {
@@ -39,3 +40,10 @@ stop_server() {
   trap - EXIT
 }
 
+# pytorch-grad-cam explaining the JPEG $1 end to end in Python (test venv);
+# the last line printed is JSON with p50_ms.
+pytorch_grad_cam() {  # image
+  echo "== pytorch-grad-cam: $MODEL, the same JPEG end to end"
+  "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
+    --image "$1" --iterations 20 --warmup 3
+}

@@ -29,13 +29,6 @@ mkdir -p "$OUT"
 source scripts/bench_common.sh
 IMAGE=$(make_bench_jpeg "$OUT")
 
-# Right after every concurrency-1 level, so that both see the same machine.
-pytorch_grad_cam() {  # output file
-  echo "== pytorch-grad-cam: $MODEL, the same JPEG end to end"
-  "$BUILD/test-venv/bin/python" scripts/bench_pytorch_grad_cam.py --models "$BUILD/models" --model "$MODEL" \
-    --image "$IMAGE" --iterations 20 --warmup 3 | tee "$1"
-}
-
 # This machine's speed drifts by 10-20% over minutes (shared host), so every
 # server level is bracketed by engine runs, one right before it and one
 # right after (the next level's "before"), each about as long as the
@@ -65,7 +58,8 @@ for DELAY_US in ${DELAYS_US:-2000 20000}; do
       --concurrency "$LEVEL" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" --mode unique \
       --bypass-cache true --json "$RESULT" | sed -n '/^client side/,$p'
     echo "$DELAY_US $LEVEL $ENGINE_RUN $RESULT" >> "$LEVELS_FILE"
-    [[ "$LEVEL" == 1 ]] && pytorch_grad_cam "${RESULT%.json}_pytorch_grad_cam.json"
+    # Right after every concurrency-1 level, so that both see the same machine.
+    [[ "$LEVEL" == 1 ]] && pytorch_grad_cam "$IMAGE" | tee "${RESULT%.json}_pytorch_grad_cam.json"
   done
   stop_server
 done
