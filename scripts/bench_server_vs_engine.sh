@@ -114,12 +114,13 @@ out, rounds, target = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 concurrency, latency_target, speedup_target = int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 
 def engine(run):
-    """{batch: forward images per second from the mean forward time} of one engine run."""
-    rates = {}
+    """{batch: (forward images per second from the mean forward time, median
+    forward ms per image)} of one engine run."""
+    rows = {}
     for line in open(f"{out}/engine_{run}.txt"):
         f = line.split()
-        rates[int(f[0])] = 1000.0 / float(f[8])
-    return rates
+        rows[int(f[0])] = (1000.0 / float(f[8]), float(f[2]))
+    return rows
 
 def median_interval(values):
     """Distribution-free ~95% confidence interval of the median: the k-th
@@ -149,10 +150,10 @@ def report(name, values, bound, higher_is_better):
     print(f"{coverage:.1%} confidence interval of the median: [{low:.3f}, {high:.3f}]; target {bound} "
           f"{'holds' if holds else 'is not shown'}")
 
-engines = [engine(run) for run in range(1, rounds + 2)]
+runs = [engine(run) for run in range(1, rounds + 2)]
+engines = [{b: rate for b, (rate, _) in rows.items()} for rows in runs]
 # The batch-1 forward median (ms) of every engine run, where measured.
-b1_medians = [float(line.split()[2]) for run in range(1, rounds + 2) for line in open(f"{out}/engine_{run}.txt")
-              if line.split()[0] == "1"]
+b1_medians = [rows[1][1] for rows in runs if 1 in rows]
 medians = {b: statistics.median(e[b] for e in engines) for b in engines[0]}
 best = max(medians, key=medians.get)
 print("engine forward img/s, median of %d runs: %s; best batch %d" %
