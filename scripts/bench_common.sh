@@ -18,12 +18,15 @@ PY
   echo "$1/bench224.jpg"
 }
 
+BENCH_PIDS=()
 start_server() {  # extra camserve flags
   "$BUILD/server/camserve" --model "$BUILD/models/$MODEL.pt" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
     --cache-dir "$OUT/cache" "$@" \
     > "$OUT/server.log" 2>&1 &
   SERVER_PID=$!
-  trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
+  # Every server still up is stopped when the script exits, however it does.
+  BENCH_PIDS+=("$SERVER_PID")
+  trap 'kill -TERM "${BENCH_PIDS[@]}" 2>/dev/null || true' EXIT
   for _ in $(seq 1 300); do
     grep -q "listening on" "$OUT/server.log" && break
     kill -0 $SERVER_PID 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
@@ -34,9 +37,10 @@ start_server() {  # extra camserve flags
   grep "listening on" "$OUT/server.log"
 }
 
-stop_server() {
+stop_server() {  # the one server started last
   kill -TERM $SERVER_PID
   wait $SERVER_PID
+  BENCH_PIDS=()
   trap - EXIT
 }
 

@@ -74,17 +74,14 @@ engine_run() {  # run number
 
 IFS=';' read -r -a CONFIG_FLAGS <<< "$CONFIGS"
 ADDRS=()
-PIDS=()
 for I in "${!CONFIG_FLAGS[@]}"; do
   mkdir -p "$OUT/config$((I + 1))"
   # shellcheck disable=SC2086  # the flags are words
-  OUT=$OUT/config$((I + 1)) start_server ${CONFIG_FLAGS[$I]} > /dev/null
+  OUT=$OUT/config$((I + 1)) start_server ${CONFIG_FLAGS[$I]}
   ADDRS+=("$ADDR")
-  PIDS+=("$SERVER_PID")
   echo "$((I + 1)) ${CONFIG_FLAGS[$I]}" >> "$OUT/configs.txt"
   echo "== configuration $((I + 1)): ${CONFIG_FLAGS[$I]}"
 done
-trap 'kill -TERM "${PIDS[@]}" 2>/dev/null || true' EXIT
 echo "== concurrency $CONCURRENCY, ${WINDOW_S} s windows, $ROUNDS rounds"
 for ROUND in $(seq 1 "$ROUNDS"); do
   engine_run "$ROUND"
@@ -103,8 +100,8 @@ for ROUND in $(seq 1 "$ROUNDS"); do
   fi
 done
 engine_run $((ROUNDS + 1))
-kill -TERM "${PIDS[@]}"
-wait "${PIDS[@]}" || true
+kill -TERM "${BENCH_PIDS[@]}"
+wait "${BENCH_PIDS[@]}" || true
 trap - EXIT
 
 echo "== summary"
