@@ -68,16 +68,13 @@ engine_bench "after the last level"
 echo "== summary: each level against the engine runs right before and after it"
 /usr/bin/python3 - "$OUT" "$LEVELS_FILE" <<'PY'
 import json, sys
+sys.path.insert(0, "scripts")
+from engine_bench_rows import read_engine_rows
 out, levels_file = sys.argv[1], sys.argv[2]
 
 def engine(run):
     """{batch: (forward median ms/img, forward mean ms/img)} of one engine run."""
-    rows = {}
-    for line in open(f"{out}/engine_{run}.txt"):
-        f = line.split()
-        if len(f) >= 9 and f[0].isdigit() and f[1] == "gradcam":
-            rows[int(f[0])] = (float(f[2]), float(f[8]))
-    return rows
+    return read_engine_rows(f"{out}/engine_{run}.txt")
 
 def best(rows, column):
     batch = min(rows, key=lambda b: rows[b][column])

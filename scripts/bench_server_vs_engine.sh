@@ -107,17 +107,10 @@ trap - EXIT
 echo "== summary"
 /usr/bin/python3 - "$OUT" "$ROUNDS" "$TARGET" "$CONCURRENCY" "$LATENCY_TARGET" "$SPEEDUP_TARGET" <<'PY'
 import json, math, os, statistics, sys
+sys.path.insert(0, "scripts")
+from engine_bench_rows import read_engine_rows
 out, rounds, target = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 concurrency, latency_target, speedup_target = int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
-
-def engine(run):
-    """{batch: (forward images per second from the mean forward time, median
-    forward ms per image)} of one engine run."""
-    rows = {}
-    for line in open(f"{out}/engine_{run}.txt"):
-        f = line.split()
-        rows[int(f[0])] = (1000.0 / float(f[8]), float(f[2]))
-    return rows
 
 def median_interval(values):
     """Distribution-free ~95% confidence interval of the median: the k-th
@@ -147,10 +140,11 @@ def report(name, values, bound, higher_is_better):
     print(f"{coverage:.1%} confidence interval of the median: [{low:.3f}, {high:.3f}]; target {bound} "
           f"{'holds' if holds else 'is not shown'}")
 
-runs = [engine(run) for run in range(1, rounds + 2)]
-engines = [{b: rate for b, (rate, _) in rows.items()} for rows in runs]
+runs = [read_engine_rows(f"{out}/engine_{run}.txt") for run in range(1, rounds + 2)]
+# Forward images per second from the mean forward time, per batch size.
+engines = [{b: 1000.0 / mean_ms for b, (_, mean_ms) in rows.items()} for rows in runs]
 # The batch-1 forward median (ms) of every engine run, where measured.
-b1_medians = [rows[1][1] for rows in runs if 1 in rows]
+b1_medians = [rows[1][0] for rows in runs if 1 in rows]
 medians = {b: statistics.median(e[b] for e in engines) for b in engines[0]}
 best = max(medians, key=medians.get)
 print("engine forward img/s, median of %d runs: %s; best batch %d" %
