@@ -78,7 +78,8 @@ StatusOr<int64_t> DeadlineOnClock(const grpc::CallbackServerContext& context, co
   // gRPC reports "no deadline" as a time point centuries away.
   if (deadline - now > std::chrono::hours(24 * 365)) return std::numeric_limits<int64_t>::max();
   const int64_t remaining_us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now).count();
-  if (remaining_us <= 0) return Status(StatusCode::kDeadlineExceeded, "the deadline passed before the request was queued");
+  if (remaining_us <= 0)
+    return Status(StatusCode::kDeadlineExceeded, "the deadline passed before the request was queued");
   return clock.NowMicros() + remaining_us;
 }
 
@@ -103,8 +104,7 @@ Status PrepareInput(const v1::ExplainRequest& request, const ModelRunner& runner
       job->input = std::move(input).value();
       break;
     }
-    default:
-      return InvalidArgumentError("the request has no input: set image (JPEG or PNG bytes) or tensor");
+    default: return InvalidArgumentError("the request has no input: set image (JPEG or PNG bytes) or tensor");
   }
   return Status::Ok();
 }
@@ -166,9 +166,9 @@ ClassScore ScoreFromWire(const v1::ClassScore& score) {
 void WriteTimings(const StageTimings& timings, v1::StageTimings* out) {
   using Setter = void (v1::StageTimings::*)(int64_t);
   static constexpr Setter kSetters[kStageCount] = {
-      &v1::StageTimings::set_decode_us,    &v1::StageTimings::set_preprocess_us, &v1::StageTimings::set_queue_us,
-      &v1::StageTimings::set_forward_us,   &v1::StageTimings::set_backward_us,   &v1::StageTimings::set_cam_us,
-      &v1::StageTimings::set_encode_us,    &v1::StageTimings::set_cache_get_us,  &v1::StageTimings::set_cache_put_us,
+      &v1::StageTimings::set_decode_us,  &v1::StageTimings::set_preprocess_us, &v1::StageTimings::set_queue_us,
+      &v1::StageTimings::set_forward_us, &v1::StageTimings::set_backward_us,   &v1::StageTimings::set_cam_us,
+      &v1::StageTimings::set_encode_us,  &v1::StageTimings::set_cache_get_us,  &v1::StageTimings::set_cache_put_us,
       &v1::StageTimings::set_total_us};
   for (int s = 0; s < kStageCount; ++s) {
     if (timings.Has(static_cast<Stage>(s))) (out->*kSetters[s])(timings.Micros(static_cast<Stage>(s)));
@@ -263,7 +263,7 @@ Status AbandonedStatus(const grpc::CallbackServerContext& context) {
 struct ExplainerService::ComputedAnswer {
   Status status;
   std::shared_ptr<const v1::ExplainResponse> response;  // set when OK
-  int batch_size = 0;  // 0: never reached the engine
+  int batch_size = 0;                                   // 0: never reached the engine
 };
 
 ExplainerService::ExplainerService(ModelRegistry* registry, HeatmapCache* cache, ServerMetrics* metrics,
@@ -274,8 +274,8 @@ ExplainerService::~ExplainerService() = default;
 
 namespace {
 
-void Deliver(PendingExplain& pending, const Status& answer_status, const v1::ExplainResponse* answer,
-             int batch_size, bool coalesced) {
+void Deliver(PendingExplain& pending, const Status& answer_status, const v1::ExplainResponse* answer, int batch_size,
+             bool coalesced) {
   Status status = answer_status;
   if (pending.context->IsCancelled()) {
     status = AbandonedStatus(*pending.context);
@@ -383,8 +383,7 @@ void ExplainerService::StartExplain(grpc::CallbackServerContext* context, const 
 }
 
 grpc::ServerUnaryReactor* ExplainerService::Explain(grpc::CallbackServerContext* context,
-                                                    const v1::ExplainRequest* request,
-                                                    v1::ExplainResponse* response) {
+                                                    const v1::ExplainRequest* request, v1::ExplainResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   StartExplain(context, *request, response, "Explain",
                [reactor](const Status& status) { reactor->Finish(ToGrpcStatus(status)); });
@@ -472,13 +471,13 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   grpc::CallbackServerContext* const context_;
   v1::ExplainRequest request_;  // the read buffer; StartExplain copies what it needs
   std::mutex mu_;
-  int in_flight_ = 0;                                          // guarded by mu_
+  int in_flight_ = 0;                                        // guarded by mu_
   std::deque<std::shared_ptr<v1::ExplainResponse>> outbox_;  // guarded by mu_; front is being written
-  bool writing_ = false;                                       // guarded by mu_
-  bool reads_done_ = false;                                    // guarded by mu_
-  bool cancelled_ = false;                                     // guarded by mu_
-  bool write_failed_ = false;                                  // guarded by mu_
-  bool finished_ = false;                                      // guarded by mu_
+  bool writing_ = false;                                     // guarded by mu_
+  bool reads_done_ = false;                                  // guarded by mu_
+  bool cancelled_ = false;                                   // guarded by mu_
+  bool write_failed_ = false;                                // guarded by mu_
+  bool finished_ = false;                                    // guarded by mu_
 };
 
 }  // namespace

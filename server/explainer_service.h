@@ -61,11 +61,9 @@ class ExplainerService final : public v1::Explainer::CallbackService {
                                     v1::ExplainResponse* response) override;
   grpc::ServerBidiReactor<v1::ExplainRequest, v1::ExplainResponse>* ExplainStream(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
-                                         const v1::GetModelInfoRequest* request,
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context, const v1::GetModelInfoRequest* request,
                                          v1::GetModelInfoResponse* response) override;
-  grpc::ServerUnaryReactor* GetCacheStats(grpc::CallbackServerContext* context,
-                                          const v1::GetCacheStatsRequest* request,
+  grpc::ServerUnaryReactor* GetCacheStats(grpc::CallbackServerContext* context, const v1::GetCacheStatsRequest* request,
                                           v1::GetCacheStatsResponse* response) override;
   grpc::ServerUnaryReactor* ClearCache(grpc::CallbackServerContext* context, const v1::ClearCacheRequest* request,
                                        v1::ClearCacheResponse* response) override;

@@ -11,10 +11,10 @@
 // accepting calls, health turns NOT_SERVING, queued and running requests
 // finish within limits.drain_timeout_ms, then the process exits 0. A second
 // signal during the drain exits at once (code 130).
+#include <grpc/support/log.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpc/support/log.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -106,9 +106,10 @@ StatusOr<std::unique_ptr<HeatmapCache>> OpenCache(const ServerConfig& config) {
     spdlog::error("cannot open the heatmap cache (cache.required=true): {}", cache.status().ToString());
     return cache.status();
   }
-  spdlog::warn("!!! HEATMAP CACHE DISABLED: cannot open it, serving without a cache: {} "
-               "(set cache.required=true to refuse to start instead)",
-               cache.status().ToString());
+  spdlog::warn(
+      "!!! HEATMAP CACHE DISABLED: cannot open it, serving without a cache: {} "
+      "(set cache.required=true to refuse to start instead)",
+      cache.status().ToString());
   return std::unique_ptr<HeatmapCache>();
 }
 
@@ -119,9 +120,10 @@ void LogBlasLibrary(const ModelRegistry& registry) {
   bool any_cpu_model = false;
   for (ModelRunner* runner : registry.runners()) any_cpu_model |= runner->info().device == "cpu";
   if (blas.is_reference && any_cpu_model) {
-    spdlog::warn("BLAS: {}; matrix products outside oneDNN (a classifier head's backward) run about "
-                 "10x slower than with OpenBLAS: install libopenblas0-serial (docs/server.md, BLAS)",
-                 blas.description);
+    spdlog::warn(
+        "BLAS: {}; matrix products outside oneDNN (a classifier head's backward) run about "
+        "10x slower than with OpenBLAS: install libopenblas0-serial (docs/server.md, BLAS)",
+        blas.description);
   } else {
     spdlog::info("BLAS: {}", blas.description);
   }
@@ -242,9 +244,9 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   const auto spent = std::chrono::steady_clock::now() - drain_start;
   registry->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
   server->Wait();
-  spdlog::info("drained in {} ms; exiting",
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - drain_start)
-                   .count());
+  spdlog::info(
+      "drained in {} ms; exiting",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - drain_start).count());
   return 0;
 }
 

@@ -15,8 +15,7 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/camserve_test_XXXXXX";
+    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/camserve_test_XXXXXX";
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }

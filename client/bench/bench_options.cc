@@ -10,9 +10,7 @@
 namespace camserve {
 namespace {
 
-std::string FlagError(const std::string& flag, const std::string& problem) {
-  return "--" + flag + ": " + problem;
-}
+std::string FlagError(const std::string& flag, const std::string& problem) { return "--" + flag + ": " + problem; }
 
 // A finite decimal number, all of `text`.
 StatusOr<double> ParseNumber(const std::string& flag, const std::string& text) {
@@ -32,27 +30,24 @@ std::string FormatNumber(double value) {
 }
 
 // A number flag that must be > 0, or >= 0 when `zero_ok`.
-StatusOr<double> GetPositiveNumber(const FlagParser& flags, const std::string& flag,
-                                   double fallback, bool zero_ok) {
+StatusOr<double> GetPositiveNumber(const FlagParser& flags, const std::string& flag, double fallback, bool zero_ok) {
   if (!flags.Has(flag)) return fallback;
   StatusOr<double> value = ParseNumber(flag, flags.GetString(flag, ""));
   if (!value.ok()) return value.status();
   if (*value < 0 || (*value == 0 && !zero_ok)) {
-    return InvalidArgumentError(FlagError(
-        flag,
-        std::string("must be ") + (zero_ok ? ">= 0" : "> 0") + "; was " + FormatNumber(*value)));
+    return InvalidArgumentError(
+        FlagError(flag, std::string("must be ") + (zero_ok ? ">= 0" : "> 0") + "; was " + FormatNumber(*value)));
   }
   return value;
 }
 
 // An integer flag that must be >= `minimum`.
-StatusOr<int> GetIntAtLeast(const FlagParser& flags, const std::string& flag, int fallback,
-                            int minimum) {
+StatusOr<int> GetIntAtLeast(const FlagParser& flags, const std::string& flag, int fallback, int minimum) {
   StatusOr<int> value = flags.GetInt(flag, fallback);
   if (!value.ok()) return value.status();
   if (*value < minimum) {
-    return InvalidArgumentError(FlagError(
-        flag, "must be >= " + std::to_string(minimum) + "; was " + std::to_string(*value)));
+    return InvalidArgumentError(
+        FlagError(flag, "must be >= " + std::to_string(minimum) + "; was " + std::to_string(*value)));
   }
   return value;
 }
@@ -101,8 +96,7 @@ StatusOr<Arrivals> ArrivalsFromFlags(const FlagParser& flags) {
   const std::string name = flags.GetString("arrivals", "poisson");
   if (name == "poisson") return Arrivals::kPoisson;
   if (name == "constant") return Arrivals::kConstant;
-  return InvalidArgumentError(
-      FlagError("arrivals", "'" + name + "' is not one of poisson, constant"));
+  return InvalidArgumentError(FlagError("arrivals", "'" + name + "' is not one of poisson, constant"));
 }
 
 StatusOr<ImageMode> ImageModeFromFlags(const FlagParser& flags) {
@@ -129,8 +123,8 @@ StatusOr<v1::HeatmapEncoding> EncodingFromFlags(const FlagParser& flags) {
   for (const EncodingName& known : kEncodingNames) {
     if (name == known.name) return known.encoding;
   }
-  return InvalidArgumentError(FlagError(
-      "encoding", "'" + name + "' is not one of float32, uint8, png_heatmap, png_overlay"));
+  return InvalidArgumentError(
+      FlagError("encoding", "'" + name + "' is not one of float32, uint8, png_heatmap, png_overlay"));
 }
 
 Status SetLoadOptions(const FlagParser& flags, LoadGenerator::Options* load) {

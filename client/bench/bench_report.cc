@@ -49,9 +49,7 @@ std::string FormatFixed(double value, int decimals, const std::string& nan_text)
   return text;
 }
 
-const char* LoadName(const LevelReport& r) {
-  return r.level.is_open_loop() ? "rate" : "concurrency";
-}
+const char* LoadName(const LevelReport& r) { return r.level.is_open_loop() ? "rate" : "concurrency"; }
 
 // ---------------------------------------------------------------------------
 // Table.
@@ -75,9 +73,8 @@ std::string ClientTable(const std::vector<LevelReport>& reports) {
   std::string table = "client side, end to end, over OK answers (latency in ms)\n";
   table += TableRow({"level", "ok", "errors", "req/s", "p50", "p90", "p99", "max", "mean"}, 9);
   for (const LevelReport& r : reports) {
-    table += TableRow({r.level.Describe(), std::to_string(r.ok), std::to_string(r.errors),
-                       Cell(r.throughput_rps, 2), Cell(r.p50_ms, 2), Cell(r.p90_ms, 2),
-                       Cell(r.p99_ms, 2), Cell(r.max_ms, 2), Cell(r.mean_ms, 2)},
+    table += TableRow({r.level.Describe(), std::to_string(r.ok), std::to_string(r.errors), Cell(r.throughput_rps, 2),
+                       Cell(r.p50_ms, 2), Cell(r.p90_ms, 2), Cell(r.p99_ms, 2), Cell(r.max_ms, 2), Cell(r.mean_ms, 2)},
                       9);
   }
   return table;

@@ -39,29 +39,25 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-StatusOr<std::vector<std::string>> LoadRequestImages(const BenchOptions& options,
-                                                     const std::string& file_bytes) {
+StatusOr<std::vector<std::string>> LoadRequestImages(const BenchOptions& options, const std::string& file_bytes) {
   const auto start = std::chrono::steady_clock::now();
   UniquePoolOptions pool = options.pool;
   pool.salt = std::random_device{}();
-  StatusOr<std::vector<std::string>> images =
-      MakeRequestImages(file_bytes, options.image_mode, pool);
+  StatusOr<std::vector<std::string>> images = MakeRequestImages(file_bytes, options.image_mode, pool);
   if (!images.ok()) {
-    return InvalidArgumentError("--image '" + options.image_path +
-                                "': " + images.status().message());
+    return InvalidArgumentError("--image '" + options.image_path + "': " + images.status().message());
   }
   size_t total_bytes = 0;
   for (const std::string& image : *images) total_bytes += image.size();
-  std::fprintf(stderr, "images: %zu distinct, %.1f KiB on average, made in %.2f s\n",
-               images->size(), total_bytes / 1024.0 / images->size(), SecondsSince(start));
+  std::fprintf(stderr, "images: %zu distinct, %.1f KiB on average, made in %.2f s\n", images->size(),
+               total_bytes / 1024.0 / images->size(), SecondsSince(start));
   return images;
 }
 
 // One request with the file's own bytes (never in the unique pool, so it
 // warms the model without caching a measured image). Fails fast with a clear
 // message when the server is down or rejects the request options.
-Status ProbeServer(const BenchOptions& options, ExplainTransport* transport,
-                   const std::string& file_bytes) {
+Status ProbeServer(const BenchOptions& options, ExplainTransport* transport, const std::string& file_bytes) {
   const CallOutcome outcome = SendAndWait(transport, file_bytes);
   if (outcome.code == StatusCode::kOk) return Status::Ok();
   const std::string detail = StatusCodeLabel(outcome.code) + ": " + outcome.error_message;
@@ -73,15 +69,13 @@ Status ProbeServer(const BenchOptions& options, ExplainTransport* transport,
 
 std::string RunDescription(const BenchOptions& options, size_t image_count) {
   const v1::ExplainRequest& request = options.request_template;
-  const std::string mode = options.image_mode == ImageMode::kUnique
-                               ? "unique (" + std::to_string(image_count) + " images)"
-                               : "repeated";
+  const std::string mode =
+      options.image_mode == ImageMode::kUnique ? "unique (" + std::to_string(image_count) + " images)" : "repeated";
   char window[96];
-  std::snprintf(window, sizeof(window), "warm-up %g s, window %g s per level",
-                options.load.warmup_s, options.load.duration_s);
-  return "camserve-bench: " + options.address + ", model " +
-         (request.model().empty() ? "(default)" : request.model()) + ", method " +
-         (request.method().empty() ? "(default)" : request.method()) + ", encoding " +
+  std::snprintf(window, sizeof(window), "warm-up %g s, window %g s per level", options.load.warmup_s,
+                options.load.duration_s);
+  return "camserve-bench: " + options.address + ", model " + (request.model().empty() ? "(default)" : request.model()) +
+         ", method " + (request.method().empty() ? "(default)" : request.method()) + ", encoding " +
          EncodingFlagName(request.encoding()) + ", mode " + mode + ", " + window + "\n";
 }
 
@@ -89,13 +83,12 @@ std::vector<LevelReport> RunLevels(const BenchOptions& options, LoadGenerator* g
   std::vector<LevelReport> reports;
   for (size_t i = 0; i < options.levels.size(); ++i) {
     const LoadLevel& level = options.levels[i];
-    std::fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, options.levels.size(),
-                 level.Describe().c_str());
+    std::fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, options.levels.size(), level.Describe().c_str());
     const std::vector<LatencySample> samples = generator->RunLevel(level);
     reports.push_back(SummarizeLevel(level, options.load.duration_s, samples));
     const LevelReport& r = reports.back();
-    std::fprintf(stderr, "        %.2f req/s, p50 %.2f ms, p99 %.2f ms, %lld errors\n",
-                 r.throughput_rps, r.p50_ms, r.p99_ms, static_cast<long long>(r.errors));
+    std::fprintf(stderr, "        %.2f req/s, p50 %.2f ms, p99 %.2f ms, %lld errors\n", r.throughput_rps, r.p50_ms,
+                 r.p99_ms, static_cast<long long>(r.errors));
   }
   return reports;
 }
@@ -105,8 +98,7 @@ std::string PoolReuseNote(const BenchOptions& options, uint64_t requests_sent, s
   return "note: " + std::to_string(requests_sent) + " requests were sent (warm-ups included) but " +
          "the unique pool has " + std::to_string(image_count) + " images, so images were reused " +
          "in order from request " + std::to_string(image_count + 1) +
-         " on and the server's cache may have answered some (see hit%); raise --unique-images " +
-         "to avoid that\n";
+         " on and the server's cache may have answered some (see hit%); raise --unique-images " + "to avoid that\n";
 }
 
 Status WriteReports(const BenchOptions& options, const std::vector<LevelReport>& reports) {
@@ -143,17 +135,14 @@ Status RunBenchmark(const BenchOptions& options) {
   StatusOr<std::vector<std::string>> images = LoadRequestImages(options, *file_bytes);
   if (!images.ok()) return images.status();
 
-  GrpcExplainTransport transport(MakeExplainerChannel(options.address), options.request_template,
-                                 options.deadline_ms);
+  GrpcExplainTransport transport(MakeExplainerChannel(options.address), options.request_template, options.deadline_ms);
   CAMSERVE_RETURN_IF_ERROR(ProbeServer(options, &transport, *file_bytes));
-  StatusOr<std::unique_ptr<LoadGenerator>> generator =
-      LoadGenerator::Create(options.load, &transport, &images.value());
+  StatusOr<std::unique_ptr<LoadGenerator>> generator = LoadGenerator::Create(options.load, &transport, &images.value());
   if (!generator.ok()) return generator.status();
 
   const std::vector<LevelReport> reports = RunLevels(options, generator->get());
   std::cout << RunDescription(options, images->size()) << "\n"
-            << FormatTable(reports)
-            << PoolReuseNote(options, (*generator)->requests_sent(), images->size());
+            << FormatTable(reports) << PoolReuseNote(options, (*generator)->requests_sent(), images->size());
   std::cout.flush();
   CAMSERVE_RETURN_IF_ERROR(WriteReports(options, reports));
   return CheckEveryLevelAnswered(reports);

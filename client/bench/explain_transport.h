@@ -19,7 +19,18 @@
 namespace camserve {
 
 // The server-side stages of camserve.v1.StageTimings, in field order.
-enum ServerStage { kQueue, kPreprocess, kForward, kBackward, kCam, kEncode, kServerTotal, kCacheGet, kCachePut, kDecode };
+enum ServerStage {
+  kQueue,
+  kPreprocess,
+  kForward,
+  kBackward,
+  kCam,
+  kEncode,
+  kServerTotal,
+  kCacheGet,
+  kCachePut,
+  kDecode
+};
 constexpr int kServerStageCount = 10;
 
 // "queue", "preprocess", "forward", "backward", "cam", "encode", "total",

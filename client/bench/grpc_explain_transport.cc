@@ -18,8 +18,8 @@ struct PendingCall {
 
 }  // namespace
 
-GrpcExplainTransport::GrpcExplainTransport(std::shared_ptr<grpc::Channel> channel,
-                                           v1::ExplainRequest request_template, int deadline_ms)
+GrpcExplainTransport::GrpcExplainTransport(std::shared_ptr<grpc::Channel> channel, v1::ExplainRequest request_template,
+                                           int deadline_ms)
     : stub_(v1::Explainer::NewStub(std::move(channel))),
       request_template_(std::move(request_template)),
       deadline_ms_(deadline_ms) {}
@@ -30,8 +30,7 @@ void GrpcExplainTransport::Send(const std::string& image, DoneCallback done) {
   call->request = request_template_;
   call->request.set_image(image);
   call->request.set_request_id("bench-" + std::to_string(next_request_id_++));
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::milliseconds(deadline_ms_));
+  call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms_));
   PendingCall* raw = call.release();
   stub_->async()->Explain(&raw->context, &raw->request, &raw->response, [raw](grpc::Status status) {
     std::unique_ptr<PendingCall> finished(raw);
@@ -51,8 +50,8 @@ CallOutcome OutcomeFromResponse(const grpc::Status& status, const v1::ExplainRes
     return outcome;
   }
   const v1::StageTimings& t = response.timings();
-  outcome.stage_us = {t.queue_us(), t.preprocess_us(), t.forward_us(), t.backward_us(),
-                      t.cam_us(),   t.encode_us(),     t.total_us(),   t.cache_get_us(), t.cache_put_us(), t.decode_us()};
+  outcome.stage_us = {t.queue_us(),  t.preprocess_us(), t.forward_us(),   t.backward_us(),  t.cam_us(),
+                      t.encode_us(), t.total_us(),      t.cache_get_us(), t.cache_put_us(), t.decode_us()};
   outcome.batch_size = response.batch_size();
   outcome.cache_hit = response.cache_hit();
   return outcome;

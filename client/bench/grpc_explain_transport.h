@@ -28,8 +28,7 @@ namespace camserve {
 class GrpcExplainTransport : public ExplainTransport {
  public:
   // REQUIRES: deadline_ms >= 1.
-  GrpcExplainTransport(std::shared_ptr<grpc::Channel> channel, v1::ExplainRequest request_template,
-                       int deadline_ms);
+  GrpcExplainTransport(std::shared_ptr<grpc::Channel> channel, v1::ExplainRequest request_template, int deadline_ms);
 
   void Send(const std::string& image, DoneCallback done) override;
 

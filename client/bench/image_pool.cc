@@ -37,34 +37,30 @@ void FillCell(int cell, uint8_t value, DecodedImage* image) {
 
 Status CheckOptions(const DecodedImage& base, const UniquePoolOptions& options) {
   if (options.count < 1) {
-    return InvalidArgumentError("unique image count must be >= 1; was " +
-                                std::to_string(options.count));
+    return InvalidArgumentError("unique image count must be >= 1; was " + std::to_string(options.count));
   }
   if (options.jpeg_quality < 1 || options.jpeg_quality > 100) {
-    return InvalidArgumentError("JPEG quality must be in [1, 100]; was " +
-                                std::to_string(options.jpeg_quality));
+    return InvalidArgumentError("JPEG quality must be in [1, 100]; was " + std::to_string(options.jpeg_quality));
   }
   const int bits = StampBits(options.count);
   if (CellCount(base) < bits) {
     return InvalidArgumentError("the image is too small to make " + std::to_string(options.count) +
-                                " distinct copies: " + std::to_string(base.width) + "x" +
-                                std::to_string(base.height) + " has " +
-                                std::to_string(CellCount(base)) + " 8x8 cells, " +
-                                std::to_string(bits) + " needed");
+                                " distinct copies: " + std::to_string(base.width) + "x" + std::to_string(base.height) +
+                                " has " + std::to_string(CellCount(base)) + " 8x8 cells, " + std::to_string(bits) +
+                                " needed");
   }
   return Status::Ok();
 }
 
 // Encodes images first, first + stride, ... into (*pool)[k].
-Status EncodeEvery(const DecodedImage& base, const UniquePoolOptions& options, int first,
-                   int stride, std::vector<std::string>* pool) {
+Status EncodeEvery(const DecodedImage& base, const UniquePoolOptions& options, int first, int stride,
+                   std::vector<std::string>* pool) {
   const int index_bits = IndexBits(options.count);
   const uint64_t salt = options.salt & ((uint64_t{1} << kSaltBits) - 1);
   DecodedImage copy = base;
   for (int k = first; k < options.count; k += stride) {
     StampValue(salt << index_bits | static_cast<uint64_t>(k), index_bits + kSaltBits, &copy);
-    StatusOr<std::string> jpeg =
-        EncodeJpeg(copy.rgb.data(), copy.width, copy.height, options.jpeg_quality);
+    StatusOr<std::string> jpeg = EncodeJpeg(copy.rgb.data(), copy.width, copy.height, options.jpeg_quality);
     if (!jpeg.ok()) return jpeg.status();
     (*pool)[k] = std::move(jpeg).value();
   }
@@ -89,8 +85,7 @@ void StampValue(uint64_t value, int bits, DecodedImage* image) {
   for (int bit = 0; bit < bits; ++bit) FillCell(bit, ((value >> bit) & 1) ? 255 : 0, image);
 }
 
-StatusOr<std::vector<std::string>> MakeUniqueJpegPool(const DecodedImage& base,
-                                                      const UniquePoolOptions& options) {
+StatusOr<std::vector<std::string>> MakeUniqueJpegPool(const DecodedImage& base, const UniquePoolOptions& options) {
   CAMSERVE_RETURN_IF_ERROR(CheckOptions(base, options));
   const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = std::min(options.threads > 0 ? options.threads : hardware, options.count);

@@ -53,8 +53,7 @@ int StampBits(int count);
 void StampValue(uint64_t value, int bits, DecodedImage* image);
 
 // `options.count` distinct JPEGs made from `base` as described above.
-StatusOr<std::vector<std::string>> MakeUniqueJpegPool(const DecodedImage& base,
-                                                      const UniquePoolOptions& options);
+StatusOr<std::vector<std::string>> MakeUniqueJpegPool(const DecodedImage& base, const UniquePoolOptions& options);
 
 // The images for `mode` from the bytes of a JPEG or PNG file: the file
 // itself for kRepeated; MakeUniqueJpegPool of its pixels for kUnique.

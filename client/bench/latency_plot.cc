@@ -19,9 +19,8 @@ const char kXTitle[] = "throughput (req/s)";
 const char kYTitle[] = "latency (ms)";
 
 bool IsDrawable(const LatencyPoint& point) {
-  return std::isfinite(point.throughput_rps) && std::isfinite(point.p50_ms) &&
-         std::isfinite(point.p99_ms) && point.throughput_rps >= 0 && point.p50_ms >= 0 &&
-         point.p99_ms >= 0;
+  return std::isfinite(point.throughput_rps) && std::isfinite(point.p50_ms) && std::isfinite(point.p99_ms) &&
+         point.throughput_rps >= 0 && point.p50_ms >= 0 && point.p99_ms >= 0;
 }
 
 std::string TickLabel(double value, int decimals) {
@@ -39,19 +38,17 @@ std::vector<double> TickValues(double max, double step) {
 
 }  // namespace
 
-StatusOr<LatencyPlot> LatencyPlot::Create(std::vector<LatencyPoint> points,
-                                          const LatencyPlotOptions& options) {
-  if (options.width_px < kMinWidthPx || options.height_px < kMinHeightPx ||
-      options.width_px > kMaxSidePx || options.height_px > kMaxSidePx) {
+StatusOr<LatencyPlot> LatencyPlot::Create(std::vector<LatencyPoint> points, const LatencyPlotOptions& options) {
+  if (options.width_px < kMinWidthPx || options.height_px < kMinHeightPx || options.width_px > kMaxSidePx ||
+      options.height_px > kMaxSidePx) {
     return InvalidArgumentError("plot size must be from " + std::to_string(kMinWidthPx) + "x" +
-                                std::to_string(kMinHeightPx) + " to " + std::to_string(kMaxSidePx) +
-                                "x" + std::to_string(kMaxSidePx) + " pixels; was " +
-                                std::to_string(options.width_px) + "x" +
+                                std::to_string(kMinHeightPx) + " to " + std::to_string(kMaxSidePx) + "x" +
+                                std::to_string(kMaxSidePx) + " pixels; was " + std::to_string(options.width_px) + "x" +
                                 std::to_string(options.height_px));
   }
-  points.erase(std::remove_if(points.begin(), points.end(),
-                              [](const LatencyPoint& point) { return !IsDrawable(point); }),
-               points.end());
+  points.erase(
+      std::remove_if(points.begin(), points.end(), [](const LatencyPoint& point) { return !IsDrawable(point); }),
+      points.end());
   return LatencyPlot(std::move(points), options);
 }
 
@@ -81,10 +78,8 @@ LatencyPlot::LatencyPlot(std::vector<LatencyPoint> points, const LatencyPlotOpti
 
   scale_ = options.width_px >= 600 && options.height_px >= 400 ? 2 : 1;
   const int pad = 6 * scale_, tick = 4 * scale_, text_height = RgbCanvas::kGlyphHeightPx * scale_;
-  const int y_label_width =
-      RgbCanvas::TextWidthPx(TickLabel(y_axis_.max, y_axis_.decimals), scale_);
-  const int x_label_width =
-      RgbCanvas::TextWidthPx(TickLabel(x_axis_.max, x_axis_.decimals), scale_);
+  const int y_label_width = RgbCanvas::TextWidthPx(TickLabel(y_axis_.max, y_axis_.decimals), scale_);
+  const int x_label_width = RgbCanvas::TextWidthPx(TickLabel(x_axis_.max, x_axis_.decimals), scale_);
   left_ = pad + y_label_width + tick + pad;
   right_ = options.width_px - 1 - std::max(pad, x_label_width / 2 + pad);
   top_ = pad + text_height + 2 * pad;
@@ -104,16 +99,15 @@ void LatencyPlot::DrawAxes(RgbCanvas* canvas) const {
     canvas->DrawLine(x, top_, x, bottom_, 1, kGrid);
     canvas->DrawLine(x, bottom_, x, bottom_ + tick, scale_, kInk);
     const std::string label = TickLabel(value, x_axis_.decimals);
-    canvas->DrawText(x - RgbCanvas::TextWidthPx(label, scale_) / 2, bottom_ + tick + pad / 2, label,
-                     scale_, kInk);
+    canvas->DrawText(x - RgbCanvas::TextWidthPx(label, scale_) / 2, bottom_ + tick + pad / 2, label, scale_, kInk);
   }
   for (double value : TickValues(y_axis_.max, y_axis_.step)) {
     const int y = PixelOf(0, value).second;
     canvas->DrawLine(left_, y, right_, y, 1, kGrid);
     canvas->DrawLine(left_ - tick, y, left_, y, scale_, kInk);
     const std::string label = TickLabel(value, y_axis_.decimals);
-    canvas->DrawText(left_ - tick - pad / 2 - RgbCanvas::TextWidthPx(label, scale_),
-                     y - text_height / 2, label, scale_, kInk);
+    canvas->DrawText(left_ - tick - pad / 2 - RgbCanvas::TextWidthPx(label, scale_), y - text_height / 2, label, scale_,
+                     kInk);
   }
   canvas->DrawLine(left_, top_, left_, bottom_, scale_, kInk);
   canvas->DrawLine(left_, bottom_, right_, bottom_, scale_, kInk);
@@ -128,21 +122,18 @@ void LatencyPlot::DrawSeries(RgbCanvas* canvas, double LatencyPoint::*latency_ms
     const auto [x, y] = PixelOf(points_[i].throughput_rps, points_[i].*latency_ms);
     canvas->FillRect(x - marker, y - marker, x + marker, y + marker, color);
     if (i == 0) continue;
-    const auto [previous_x, previous_y] =
-        PixelOf(points_[i - 1].throughput_rps, points_[i - 1].*latency_ms);
+    const auto [previous_x, previous_y] = PixelOf(points_[i - 1].throughput_rps, points_[i - 1].*latency_ms);
     canvas->DrawLine(previous_x, previous_y, x, y, scale_, color);
   }
 }
 
 // "-- p50  -- p99" in the top right corner, above the plot area.
 void LatencyPlot::DrawLegend(RgbCanvas* canvas) const {
-  const int pad = 6 * scale_, swatch = 12 * scale_,
-            text_height = RgbCanvas::kGlyphHeightPx * scale_;
+  const int pad = 6 * scale_, swatch = 12 * scale_, text_height = RgbCanvas::kGlyphHeightPx * scale_;
   const int entry_width = swatch + scale_ * 3 + RgbCanvas::TextWidthPx("p50", scale_) + 2 * pad;
   int x = options_.width_px - pad - 2 * entry_width;
   for (const auto& [label, color] : {std::pair{"p50", kP50Color}, std::pair{"p99", kP99Color}}) {
-    canvas->FillRect(x, pad + text_height / 2 - scale_, x + swatch, pad + text_height / 2 + scale_,
-                     color);
+    canvas->FillRect(x, pad + text_height / 2 - scale_, x + swatch, pad + text_height / 2 + scale_, color);
     canvas->DrawText(x + swatch + 3 * scale_, pad, label, scale_, kInk);
     x += entry_width;
   }

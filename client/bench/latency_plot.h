@@ -40,8 +40,7 @@ class LatencyPlot {
   static constexpr Rgb kP50Color = {31, 119, 180};
   static constexpr Rgb kP99Color = {214, 39, 40};
 
-  static StatusOr<LatencyPlot> Create(std::vector<LatencyPoint> points,
-                                      const LatencyPlotOptions& options);
+  static StatusOr<LatencyPlot> Create(std::vector<LatencyPoint> points, const LatencyPlotOptions& options);
 
   // The pixel (x from the left, y from the top) where a point with this
   // throughput and latency is drawn.

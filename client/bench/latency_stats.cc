@@ -10,9 +10,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double Mean(double sum, int64_t count) {
-  return count > 0 ? sum / static_cast<double>(count) : kNaN;
-}
+double Mean(double sum, int64_t count) { return count > 0 ? sum / static_cast<double>(count) : kNaN; }
 
 void CountError(const CallOutcome& outcome, LevelReport* report) {
   ++report->errors;
@@ -56,8 +54,7 @@ double NearestRankPercentile(const std::vector<double>& sorted, double p) {
   return sorted[index];
 }
 
-LevelReport SummarizeLevel(const LoadLevel& level, double duration_s,
-                           const std::vector<LatencySample>& samples) {
+LevelReport SummarizeLevel(const LoadLevel& level, double duration_s, const std::vector<LatencySample>& samples) {
   LevelReport report;
   report.level = level;
   report.duration_s = duration_s;

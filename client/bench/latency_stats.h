@@ -71,7 +71,6 @@ double NearestRankPercentile(const std::vector<double>& sorted, double p);
 
 // Summarizes the samples of one level measured over `duration_s` seconds.
 // REQUIRES: duration_s > 0.
-LevelReport SummarizeLevel(const LoadLevel& level, double duration_s,
-                           const std::vector<LatencySample>& samples);
+LevelReport SummarizeLevel(const LoadLevel& level, double duration_s, const std::vector<LatencySample>& samples);
 
 }  // namespace camserve

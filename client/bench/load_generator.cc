@@ -17,9 +17,7 @@ Clock::duration Seconds(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-double Milliseconds(Clock::duration elapsed) {
-  return std::chrono::duration<double, std::milli>(elapsed).count();
-}
+double Milliseconds(Clock::duration elapsed) { return std::chrono::duration<double, std::milli>(elapsed).count(); }
 
 }  // namespace
 
@@ -46,14 +44,13 @@ struct LoadGenerator::LevelState {
   }
 };
 
-StatusOr<std::unique_ptr<LoadGenerator>> LoadGenerator::Create(
-    const Options& options, ExplainTransport* transport, const std::vector<std::string>* images) {
+StatusOr<std::unique_ptr<LoadGenerator>> LoadGenerator::Create(const Options& options, ExplainTransport* transport,
+                                                               const std::vector<std::string>* images) {
   if (!(options.warmup_s >= 0) || !std::isfinite(options.warmup_s)) {
     return InvalidArgumentError("warmup_s must be >= 0; was " + std::to_string(options.warmup_s));
   }
   if (!(options.duration_s > 0) || !std::isfinite(options.duration_s)) {
-    return InvalidArgumentError("duration_s must be > 0; was " +
-                                std::to_string(options.duration_s));
+    return InvalidArgumentError("duration_s must be > 0; was " + std::to_string(options.duration_s));
   }
   if (transport == nullptr) return InvalidArgumentError("transport is null");
   if (images == nullptr || images->empty()) return InvalidArgumentError("no images to send");
@@ -83,8 +80,7 @@ void LoadGenerator::RunClosedLoop(int concurrency, const std::shared_ptr<LevelSt
   while (true) {
     {
       std::unique_lock<std::mutex> lock(state->mu);
-      state->changed.wait_until(lock, state->window_end,
-                                [&] { return state->in_flight < concurrency; });
+      state->changed.wait_until(lock, state->window_end, [&] { return state->in_flight < concurrency; });
       if (Clock::now() >= state->window_end) return;
       ++state->in_flight;
     }
@@ -97,8 +93,7 @@ void LoadGenerator::RunOpenLoop(double rate_rps, const std::shared_ptr<LevelStat
   std::exponential_distribution<double> poisson_gap_s(rate_rps);
   Clock::time_point next_send = Clock::now();
   while (true) {
-    next_send +=
-        Seconds(options_.arrivals == Arrivals::kPoisson ? poisson_gap_s(random) : 1.0 / rate_rps);
+    next_send += Seconds(options_.arrivals == Arrivals::kPoisson ? poisson_gap_s(random) : 1.0 / rate_rps);
     if (next_send >= state->window_end) return;
     std::this_thread::sleep_until(next_send);
     {
@@ -109,12 +104,10 @@ void LoadGenerator::RunOpenLoop(double rate_rps, const std::shared_ptr<LevelStat
   }
 }
 
-void LoadGenerator::SendNext(const std::shared_ptr<LevelState>& state,
-                             Clock::time_point latency_from) {
+void LoadGenerator::SendNext(const std::shared_ptr<LevelState>& state, Clock::time_point latency_from) {
   const std::string& image = (*images_)[requests_sent_++ % images_->size()];
-  transport_->Send(image, [state, latency_from](CallOutcome outcome) {
-    state->OnAnswer(latency_from, std::move(outcome));
-  });
+  transport_->Send(image,
+                   [state, latency_from](CallOutcome outcome) { state->OnAnswer(latency_from, std::move(outcome)); });
 }
 
 }  // namespace camserve

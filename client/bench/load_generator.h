@@ -57,8 +57,7 @@ class LoadGenerator {
     uint64_t seed = 1;
   };
 
-  static StatusOr<std::unique_ptr<LoadGenerator>> Create(const Options& options,
-                                                         ExplainTransport* transport,
+  static StatusOr<std::unique_ptr<LoadGenerator>> Create(const Options& options, ExplainTransport* transport,
                                                          const std::vector<std::string>* images);
 
   // Runs `level` (warm-up, window, drain) and returns the window's samples.
@@ -72,14 +71,12 @@ class LoadGenerator {
  private:
   struct LevelState;
 
-  LoadGenerator(const Options& options, ExplainTransport* transport,
-                const std::vector<std::string>* images);
+  LoadGenerator(const Options& options, ExplainTransport* transport, const std::vector<std::string>* images);
 
   void RunClosedLoop(int concurrency, const std::shared_ptr<LevelState>& state);
   void RunOpenLoop(double rate_rps, const std::shared_ptr<LevelState>& state);
   // Sends the next image; its latency is counted from `latency_from`.
-  void SendNext(const std::shared_ptr<LevelState>& state,
-                std::chrono::steady_clock::time_point latency_from);
+  void SendNext(const std::shared_ptr<LevelState>& state, std::chrono::steady_clock::time_point latency_from);
 
   const Options options_;
   ExplainTransport* const transport_;

@@ -70,8 +70,7 @@ const Glyph* FindGlyph(char character) {
 
 }  // namespace
 
-RgbCanvas::RgbCanvas(int width_px, int height_px, Rgb background)
-    : width_px_(width_px), height_px_(height_px) {
+RgbCanvas::RgbCanvas(int width_px, int height_px, Rgb background) : width_px_(width_px), height_px_(height_px) {
   pixels_.resize(static_cast<size_t>(width_px) * static_cast<size_t>(height_px) * 3);
   for (size_t i = 0; i < pixels_.size(); i += 3) {
     pixels_[i] = background.r;
@@ -95,8 +94,7 @@ void RgbCanvas::SetPixel(int x, int y, Rgb color) {
 
 void RgbCanvas::FillRect(int x0, int y0, int x1, int y1, Rgb color) {
   const int left = std::max(std::min(x0, x1), 0), right = std::min(std::max(x0, x1), width_px_ - 1);
-  const int top = std::max(std::min(y0, y1), 0),
-            bottom = std::min(std::max(y0, y1), height_px_ - 1);
+  const int top = std::max(std::min(y0, y1), 0), bottom = std::min(std::max(y0, y1), height_px_ - 1);
   for (int y = top; y <= bottom; ++y) {
     for (int x = left; x <= right; ++x) SetPixel(x, y, color);
   }
@@ -129,8 +127,7 @@ void RgbCanvas::DrawText(int x, int y, const std::string& text, int scale, Rgb c
       for (int row = 0; row < kGlyphHeightPx + kGlyphDescentPx && glyph->rows[row]; ++row) {
         for (int column = 0; column < kGlyphWidthPx; ++column) {
           if (glyph->rows[row][column] != '#') continue;
-          FillRect(x + column * scale, y + row * scale, x + (column + 1) * scale - 1,
-                   y + (row + 1) * scale - 1, color);
+          FillRect(x + column * scale, y + row * scale, x + (column + 1) * scale - 1, y + (row + 1) * scale - 1, color);
         }
       }
     }

@@ -65,12 +65,11 @@ struct ClientOptions {
 std::map<std::string, std::string> FlagHelp() {
   std::map<std::string, std::string> help = RequestFlagHelp();
   help["resolution"] = "heatmap size: original (default here: the overlay matches the image), input, feature";
-  help.insert(
-      {{"addr", "server address HOST:PORT (default 127.0.0.1:50051)"},
-       {"out", "folder for STEM.heatmap.png, STEM.overlay.png, STEM.npy (default .; created if missing)"},
-       {"concurrency", "requests in flight at once, so the server can batch them (default 4)"},
-       {"deadline-ms", "deadline of each RPC and of connecting, in milliseconds (default 60000)"},
-       {"info", "print the served models (only --model's if given), layers, methods; takes no value"}});
+  help.insert({{"addr", "server address HOST:PORT (default 127.0.0.1:50051)"},
+               {"out", "folder for STEM.heatmap.png, STEM.overlay.png, STEM.npy (default .; created if missing)"},
+               {"concurrency", "requests in flight at once, so the server can batch them (default 4)"},
+               {"deadline-ms", "deadline of each RPC and of connecting, in milliseconds (default 60000)"},
+               {"info", "print the served models (only --model's if given), layers, methods; takes no value"}});
   return help;
 }
 
@@ -101,8 +100,7 @@ StatusOr<std::vector<std::string>> ImagesToExplain(const std::vector<std::string
   return images;
 }
 
-StatusOr<ClientOptions> OptionsFromFlags(const FlagParser& flags,
-                                         const std::vector<std::string>& positional) {
+StatusOr<ClientOptions> OptionsFromFlags(const FlagParser& flags, const std::vector<std::string>& positional) {
   ClientOptions options;
   options.address = flags.GetString("addr", "127.0.0.1:50051");
   options.out_dir = flags.GetString("out", ".");
@@ -146,8 +144,7 @@ Status WaitForServer(grpc::Channel& channel, const ClientOptions& options) {
     }
     if (!channel.WaitForStateChange(state, deadline)) {
       return Status(StatusCode::kDeadlineExceeded, "no connection to " + options.address + " within " +
-                                                       std::to_string(options.deadline_ms) +
-                                                       " ms (--deadline-ms)");
+                                                       std::to_string(options.deadline_ms) + " ms (--deadline-ms)");
     }
   }
 }
@@ -182,10 +179,9 @@ std::string FormatModelInfo(const v1::ModelInfo& model) {
       "  methods  %s\n"
       "  layers   %s\n"
       "  default layer  %s\n",
-      model.name().c_str(), model.is_default() ? " (default)" : "", model.version().c_str(),
-      model.device().c_str(), model.input_width(), model.input_height(), model.num_classes(),
-      JoinComma(model.methods()).c_str(), JoinComma(model.target_layers()).c_str(),
-      model.default_layer().c_str());
+      model.name().c_str(), model.is_default() ? " (default)" : "", model.version().c_str(), model.device().c_str(),
+      model.input_width(), model.input_height(), model.num_classes(), JoinComma(model.methods()).c_str(),
+      JoinComma(model.target_layers()).c_str(), model.default_layer().c_str());
 }
 
 // Prints every served model, or only --model's.
@@ -219,11 +215,10 @@ std::string FormatReport(const std::string& image_path, const v1::ExplainRespons
                          const HeatmapFiles& files) {
   std::string report =
       image_path + ": explained " +
-      FormatClassScore(response.target_class(), response.target_label(), response.target_probability()) +
-      "\n";
-  report += StringPrintf("  model %s (version %s), cache_hit %s, batch_size %d\n", response.model().c_str(),
-                         response.model_version().c_str(), response.cache_hit() ? "true" : "false",
-                         response.batch_size());
+      FormatClassScore(response.target_class(), response.target_label(), response.target_probability()) + "\n";
+  report +=
+      StringPrintf("  model %s (version %s), cache_hit %s, batch_size %d\n", response.model().c_str(),
+                   response.model_version().c_str(), response.cache_hit() ? "true" : "false", response.batch_size());
   report += StringPrintf("  top-%d:\n", response.top_k_size());
   for (int i = 0; i < response.top_k_size(); ++i) {
     const v1::ClassScore& score = response.top_k(i);
@@ -231,9 +226,8 @@ std::string FormatReport(const std::string& image_path, const v1::ExplainRespons
               FormatClassScore(score.class_index(), score.label(), score.probability()) + "\n";
   }
   report += FormatTimings(response.timings());
-  report += StringPrintf("  wrote %s, %s, %s (heatmap %dx%d)\n", files.heatmap_png.c_str(),
-                         files.overlay_png.c_str(), files.npy.c_str(), response.heatmap().width(),
-                         response.heatmap().height());
+  report += StringPrintf("  wrote %s, %s, %s (heatmap %dx%d)\n", files.heatmap_png.c_str(), files.overlay_png.c_str(),
+                         files.npy.c_str(), response.heatmap().width(), response.heatmap().height());
   return report;
 }
 

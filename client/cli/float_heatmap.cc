@@ -22,8 +22,8 @@ float FloatFromLittleEndian(const unsigned char* bytes) {
 
 StatusOr<FloatHeatmap> FloatHeatmapFromProto(const v1::Heatmap& heatmap) {
   if (heatmap.encoding() != v1::HEATMAP_ENCODING_FLOAT32) {
-    return InternalError("the server sent a heatmap with encoding " +
-                         v1::HeatmapEncoding_Name(heatmap.encoding()) + " instead of FLOAT32");
+    return InternalError("the server sent a heatmap with encoding " + v1::HeatmapEncoding_Name(heatmap.encoding()) +
+                         " instead of FLOAT32");
   }
   if (heatmap.width() < 1 || heatmap.height() < 1) {
     return InternalError("the server sent a heatmap of " + std::to_string(heatmap.width()) + "x" +

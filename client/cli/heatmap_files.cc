@@ -11,9 +11,7 @@
 namespace camserve {
 namespace {
 
-std::string OutputStem(const std::string& image_path) {
-  return std::filesystem::path(image_path).stem().string();
-}
+std::string OutputStem(const std::string& image_path) { return std::filesystem::path(image_path).stem().string(); }
 
 Status WritePng(const std::string& path, const StatusOr<std::string>& png) {
   if (!png.ok()) return png.status();

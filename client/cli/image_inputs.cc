@@ -23,8 +23,7 @@ StatusOr<std::vector<std::string>> ImagesInFolder(const fs::path& folder) {
   if (error) return NotFoundError("cannot list folder " + folder.string() + ": " + error.message());
   std::vector<std::string> images;
   for (const fs::directory_entry& entry : entries) {
-    if (entry.is_regular_file(error) && HasImageExtension(entry.path()))
-      images.push_back(entry.path().string());
+    if (entry.is_regular_file(error) && HasImageExtension(entry.path())) images.push_back(entry.path().string());
   }
   if (images.empty()) {
     return InvalidArgumentError("folder " + folder.string() + " holds no .jpg, .jpeg or .png files");

@@ -36,8 +36,8 @@ int ProgressReporter::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
   ClearBar();
   if (ShowsProgress()) {
-    std::fprintf(err_, "%s: explained %d of %d images", kProgram,
-                 finished_ - static_cast<int>(failures_.size()), total_);
+    std::fprintf(err_, "%s: explained %d of %d images", kProgram, finished_ - static_cast<int>(failures_.size()),
+                 total_);
     if (failures_.empty()) {
       std::fputs("\n", err_);
     } else {
@@ -58,9 +58,8 @@ void ProgressReporter::ClearBar() {
 void ProgressReporter::DrawBar() {
   if (!ShowsProgress() || !interactive_) return;
   const int filled = kBarWidth * finished_ / total_;
-  std::fprintf(err_, "[%s%s] %*d/%d", std::string(filled, '#').c_str(),
-               std::string(kBarWidth - filled, '-').c_str(), static_cast<int>(std::to_string(total_).size()),
-               finished_, total_);
+  std::fprintf(err_, "[%s%s] %*d/%d", std::string(filled, '#').c_str(), std::string(kBarWidth - filled, '-').c_str(),
+               static_cast<int>(std::to_string(total_).size()), finished_, total_);
   if (!failures_.empty()) std::fprintf(err_, "  %zu failed", failures_.size());
 }
 

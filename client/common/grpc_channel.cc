@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-std::shared_ptr<grpc::Channel> MakeExplainerChannel(const std::string& address,
-                                                    const ClientChannelOptions& options) {
+std::shared_ptr<grpc::Channel> MakeExplainerChannel(const std::string& address, const ClientChannelOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);

@@ -19,16 +19,14 @@ class Clock {
   // Blocks on `cv` (REQUIRES: `lock` held) until notified or until NowMicros()
   // may have reached `deadline_us`. May return early (spurious wake-up);
   // callers re-check their condition.
-  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                         int64_t deadline_us) = 0;
+  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_us) = 0;
 };
 
 // std::chrono::steady_clock.
 class SystemClock : public Clock {
  public:
   int64_t NowMicros() const override;
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 int64_t deadline_us) override;
+  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_us) override;
 };
 
 // A clock that moves only when Advance is called. Waiters poll every
@@ -37,8 +35,7 @@ class FakeClock : public Clock {
  public:
   explicit FakeClock(int64_t start_us = 1'000'000) : now_us_(start_us) {}
   int64_t NowMicros() const override { return now_us_.load(); }
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 int64_t deadline_us) override;
+  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_us) override;
   void Advance(int64_t micros) { now_us_ += micros; }
 
  private:

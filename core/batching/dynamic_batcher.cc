@@ -48,8 +48,8 @@ DynamicBatcher::~DynamicBatcher() { Shutdown(); }
 
 Status DynamicBatcher::Submit(std::unique_ptr<BatchTask>& task) {
   if (task->priority < 0 || task->priority >= options_.priority_levels) {
-    return InvalidArgumentError("priority must be in [0, " + std::to_string(options_.priority_levels - 1) +
-                                "]; was " + std::to_string(task->priority));
+    return InvalidArgumentError("priority must be in [0, " + std::to_string(options_.priority_levels - 1) + "]; was " +
+                                std::to_string(task->priority));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -89,8 +89,7 @@ void DynamicBatcher::Shutdown(int64_t drain_timeout_us) {
   }
 }
 
-void DynamicBatcher::SweepQueue(int64_t now_us,
-                                std::vector<std::pair<std::unique_ptr<BatchTask>, Status>>* ended) {
+void DynamicBatcher::SweepQueue(int64_t now_us, std::vector<std::pair<std::unique_ptr<BatchTask>, Status>>* ended) {
   const bool drain_expired = draining_ && now_us >= drain_deadline_us_;
   for (auto it = queue_.begin(); it != queue_.end();) {
     BatchTask& task = **it;
@@ -121,10 +120,10 @@ DynamicBatcher::Batch DynamicBatcher::TakeDueBatch(int64_t now_us, int64_t* wake
       if (task->priority == level && seen.insert(task->group_key).second) groups.push_back(&task->group_key);
     }
   }
-  const int largest_preferred = options_.preferred_batch_sizes.empty()
-                                    ? 0
-                                    : *std::max_element(options_.preferred_batch_sizes.begin(),
-                                                        options_.preferred_batch_sizes.end());
+  const int largest_preferred =
+      options_.preferred_batch_sizes.empty()
+          ? 0
+          : *std::max_element(options_.preferred_batch_sizes.begin(), options_.preferred_batch_sizes.end());
   for (const std::string* group : groups) {
     // Members in serving order: priority, then arrival.
     std::vector<size_t> members;
@@ -140,8 +139,7 @@ DynamicBatcher::Batch DynamicBatcher::TakeDueBatch(int64_t now_us, int64_t* wake
     const int available = static_cast<int>(members.size());
     const bool full = available >= options_.max_batch_size;
     const int64_t due_us = SaturatingAdd(oldest_us, options_.max_queue_delay_us);
-    const bool due = full || draining_ || (largest_preferred > 0 && available >= largest_preferred) ||
-                     now_us >= due_us;
+    const bool due = full || draining_ || (largest_preferred > 0 && available >= largest_preferred) || now_us >= due_us;
     if (!due) {
       *wake_us = std::min(*wake_us, due_us);
       continue;

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
-#include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -147,7 +147,8 @@ Status HeatmapCache::LoadIndex() {
     item.entry.charge_bytes = EntryChargeBytes(item.entry.value_bytes, item.entry.model);
     loaded.push_back(std::move(item));
   }
-  if (!it->status().ok()) return UnavailableError("cannot read cache index in " + options_.dir + ": " + Describe(it->status()));
+  if (!it->status().ok())
+    return UnavailableError("cannot read cache index in " + options_.dir + ": " + Describe(it->status()));
   it.reset();
 
   // Most recent first, as lru_ keeps them.
@@ -183,7 +184,8 @@ Status HeatmapCache::LoadIndex() {
 }
 
 Status HeatmapCache::WriteLocked(rocksdb::WriteBatch* batch) {
-  if (writes_stopped_) return UnavailableError("cache writes are stopped after an earlier write error: " + first_write_error_);
+  if (writes_stopped_)
+    return UnavailableError("cache writes are stopped after an earlier write error: " + first_write_error_);
   const rocksdb::Status written = db_->Write(rocksdb::WriteOptions(), batch);
   if (written.ok()) return Status::Ok();
   // RocksDB does not take a second write into a log whose append failed

@@ -55,7 +55,7 @@
 namespace rocksdb {
 class DB;
 class WriteBatch;
-}
+}  // namespace rocksdb
 
 namespace camserve {
 
@@ -144,13 +144,13 @@ class HeatmapCache {
 
   mutable std::mutex mu_;
   std::unordered_map<HeatmapCacheKey, Entry, HeatmapCacheKeyHash> index_;  // guarded by mu_
-  std::list<HeatmapCacheKey> lru_;                             // guarded by mu_
+  std::list<HeatmapCacheKey> lru_;                                         // guarded by mu_
   std::unordered_set<HeatmapCacheKey, HeatmapCacheKeyHash> dirty_;         // guarded by mu_: touched since last flush
-  int64_t total_bytes_ = 0;                                    // guarded by mu_
-  uint64_t next_tick_ = 1;                                     // guarded by mu_
-  uint64_t next_generation_ = 1;                               // guarded by mu_
-  bool writes_stopped_ = false;                                // guarded by mu_
-  std::string first_write_error_;                              // guarded by mu_
+  int64_t total_bytes_ = 0;                                                // guarded by mu_
+  uint64_t next_tick_ = 1;                                                 // guarded by mu_
+  uint64_t next_generation_ = 1;                                           // guarded by mu_
+  bool writes_stopped_ = false;                                            // guarded by mu_
+  std::string first_write_error_;                                          // guarded by mu_
 
   std::atomic<int64_t> hits_{0};
   std::atomic<int64_t> misses_{0};

@@ -26,8 +26,8 @@ inline constexpr int kHeatmapCacheFormatVersion = 2;  // 2: XXH3 value checksum
 
 struct HeatmapCacheKeyFields {
   std::string model_fingerprint;
-  std::string method;        // canonical name: "gradcam", ...
-  std::string target_layer;  // resolved: never empty
+  std::string method;               // canonical name: "gradcam", ...
+  std::string target_layer;         // resolved: never empty
   std::optional<int> target_class;  // unset: top-1
   int top_k = 0;
   int resolution = 0;  // the wire enum's value

@@ -17,15 +17,13 @@ at::Tensor NormalizePerImage(const at::Tensor& maps) {
   return flat.reshape(maps.sizes());
 }
 
-at::Tensor CamMethod::Compute(const at::Tensor& activations,
-                                 const at::Tensor& gradients) const {
+at::Tensor CamMethod::Compute(const at::Tensor& activations, const at::Tensor& gradients) const {
   auto acts = activations.to(at::kFloat);
   auto grads = gradients.defined() ? gradients.to(at::kFloat) : gradients;
   return NormalizePerImage(at::relu(RawMap(acts, grads)));
 }
 
-at::Tensor ChannelWeightedCam::RawMap(const at::Tensor& activations,
-                                         const at::Tensor& gradients) const {
+at::Tensor ChannelWeightedCam::RawMap(const at::Tensor& activations, const at::Tensor& gradients) const {
   auto weights = ChannelWeights(activations, gradients);
   return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
 }

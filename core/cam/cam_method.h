@@ -34,8 +34,7 @@ class CamMethod {
 
  protected:
   // The method-specific map before ReLU and normalisation: [N, h, w].
-  virtual at::Tensor RawMap(const at::Tensor& activations,
-                               const at::Tensor& gradients) const = 0;
+  virtual at::Tensor RawMap(const at::Tensor& activations, const at::Tensor& gradients) const = 0;
 };
 
 // Methods that weight each channel by one scalar per image:
@@ -43,10 +42,8 @@ class CamMethod {
 class ChannelWeightedCam : public CamMethod {
  protected:
   // Returns [N, C] weights.
-  virtual at::Tensor ChannelWeights(const at::Tensor& activations,
-                                       const at::Tensor& gradients) const = 0;
-  at::Tensor RawMap(const at::Tensor& activations,
-                       const at::Tensor& gradients) const override;
+  virtual at::Tensor ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const = 0;
+  at::Tensor RawMap(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 // Per-image min-max normalisation of [N, h, w] maps (eps 1e-7), as in

@@ -18,9 +18,9 @@ const char* CamMethodName(CamMethodKind kind) {
 }
 
 const std::vector<CamMethodKind>& AllCamMethods() {
-  static const std::vector<CamMethodKind> kAll = {
-      CamMethodKind::kGradCam, CamMethodKind::kGradCamPlusPlus, CamMethodKind::kXGradCam,
-      CamMethodKind::kHiResCam, CamMethodKind::kLayerCam, CamMethodKind::kEigenCam};
+  static const std::vector<CamMethodKind> kAll = {CamMethodKind::kGradCam,  CamMethodKind::kGradCamPlusPlus,
+                                                  CamMethodKind::kXGradCam, CamMethodKind::kHiResCam,
+                                                  CamMethodKind::kLayerCam, CamMethodKind::kEigenCam};
   return kAll;
 }
 

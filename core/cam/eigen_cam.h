@@ -17,8 +17,7 @@ class EigenCam : public CamMethod {
   bool UsesGradients() const override { return false; }
 
  protected:
-  at::Tensor RawMap(const at::Tensor& activations,
-                       const at::Tensor& gradients) const override;
+  at::Tensor RawMap(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-at::Tensor GradCam::ChannelWeights(const at::Tensor& activations,
-                                      const at::Tensor& gradients) const {
+at::Tensor GradCam::ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const {
   return gradients.mean({2, 3});
 }
 

@@ -8,8 +8,7 @@ namespace camserve {
 
 class GradCam : public ChannelWeightedCam {
  protected:
-  at::Tensor ChannelWeights(const at::Tensor& activations,
-                               const at::Tensor& gradients) const override;
+  at::Tensor ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

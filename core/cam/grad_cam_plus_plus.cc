@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-at::Tensor GradCamPlusPlus::ChannelWeights(const at::Tensor& activations,
-                                              const at::Tensor& gradients) const {
+at::Tensor GradCamPlusPlus::ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const {
   auto grads_power_2 = gradients * gradients;
   auto grads_power_3 = grads_power_2 * gradients;
   auto sum_activations = activations.sum({2, 3}, /*keepdim=*/true);

@@ -10,8 +10,7 @@ namespace camserve {
 
 class GradCamPlusPlus : public ChannelWeightedCam {
  protected:
-  at::Tensor ChannelWeights(const at::Tensor& activations,
-                               const at::Tensor& gradients) const override;
+  at::Tensor ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-at::Tensor HiResCam::RawMap(const at::Tensor& activations,
-                               const at::Tensor& gradients) const {
+at::Tensor HiResCam::RawMap(const at::Tensor& activations, const at::Tensor& gradients) const {
   return (gradients * activations).sum(1);
 }
 

@@ -9,8 +9,7 @@ namespace camserve {
 
 class HiResCam : public CamMethod {
  protected:
-  at::Tensor RawMap(const at::Tensor& activations,
-                       const at::Tensor& gradients) const override;
+  at::Tensor RawMap(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-at::Tensor LayerCam::RawMap(const at::Tensor& activations,
-                               const at::Tensor& gradients) const {
+at::Tensor LayerCam::RawMap(const at::Tensor& activations, const at::Tensor& gradients) const {
   return (at::relu(gradients) * activations).sum(1);
 }
 

@@ -8,8 +8,7 @@ namespace camserve {
 
 class LayerCam : public CamMethod {
  protected:
-  at::Tensor RawMap(const at::Tensor& activations,
-                       const at::Tensor& gradients) const override;
+  at::Tensor RawMap(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

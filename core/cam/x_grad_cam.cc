@@ -2,8 +2,7 @@
 
 namespace camserve {
 
-at::Tensor XGradCam::ChannelWeights(const at::Tensor& activations,
-                                       const at::Tensor& gradients) const {
+at::Tensor XGradCam::ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const {
   auto sum_activations = activations.sum({2, 3}, /*keepdim=*/true);
   return (gradients * activations / (sum_activations + 1e-7f)).sum({2, 3});
 }

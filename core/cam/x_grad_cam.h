@@ -9,8 +9,7 @@ namespace camserve {
 
 class XGradCam : public ChannelWeightedCam {
  protected:
-  at::Tensor ChannelWeights(const at::Tensor& activations,
-                               const at::Tensor& gradients) const override;
+  at::Tensor ChannelWeights(const at::Tensor& activations, const at::Tensor& gradients) const override;
 };
 
 }  // namespace camserve

@@ -47,8 +47,8 @@ Status BadValue(const std::string& key, const RawValue& raw, const std::string& 
 }
 
 // Flattens a YAML mapping into dotted keys; `models` is kept as a node.
-Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std::string& file,
-                   RawValues* out, YAML::Node* models) {
+Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std::string& file, RawValues* out,
+                   YAML::Node* models) {
   for (const auto& entry : node) {
     const std::string key = prefix + entry.first.as<std::string>();
     const YAML::Node& value = entry.second;
@@ -57,8 +57,7 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std:
     } else if (value.IsMap()) {
       CAMSERVE_RETURN_IF_ERROR(FlattenYaml(value, key + ".", file, out, models));
     } else if (!IsKnownKey(key)) {
-      return InvalidArgumentError("unknown configuration key '" + key + "' in " + file +
-                                  "; see docs/configuration.md");
+      return InvalidArgumentError("unknown configuration key '" + key + "' in " + file + "; see docs/configuration.md");
     } else if (value.IsSequence()) {
       std::string joined;
       for (const auto& item : value) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
@@ -78,8 +77,7 @@ Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfi
     }
     ModelConfig model;
     model.path = entry["path"].as<std::string>();
-    model.name = entry["name"] ? entry["name"].as<std::string>()
-                               : std::filesystem::path(model.path).stem().string();
+    model.name = entry["name"] ? entry["name"].as<std::string>() : std::filesystem::path(model.path).stem().string();
     config->models.push_back(model);
   }
   return Status::Ok();
@@ -156,33 +154,55 @@ Status ParseIntList(const std::string& key, const RawValue& raw, std::vector<int
 Status Apply(const RawValues& values, ServerConfig* c) {
   for (const auto& [key, raw] : values) {
     Status s;
-    if (key == "listen") s = ParseAddress(key, raw, &c->listen);
-    else if (key == "metrics_listen") s = ParseAddress(key, raw, &c->metrics_listen);
-    else if (key == "model") c->models = {ModelConfig{std::filesystem::path(raw.value).stem().string(), raw.value}};
-    else if (key == "default_model") c->default_model = raw.value;
+    if (key == "listen")
+      s = ParseAddress(key, raw, &c->listen);
+    else if (key == "metrics_listen")
+      s = ParseAddress(key, raw, &c->metrics_listen);
+    else if (key == "model")
+      c->models = {ModelConfig{std::filesystem::path(raw.value).stem().string(), raw.value}};
+    else if (key == "default_model")
+      c->default_model = raw.value;
     else if (key == "device") {
       const bool ok = raw.value == "auto" || raw.value == "cpu" || raw.value.rfind("cuda", 0) == 0;
       s = ok ? (c->device = raw.value, Status::Ok()) : BadValue(key, raw, "is not auto, cpu or cuda[:N]");
-    }
-    else if (key == "threads.intra_op") s = ParseInteger(key, raw, 0, &c->threads_intra_op);
-    else if (key == "threads.inter_op") s = ParseInteger(key, raw, 0, &c->threads_inter_op);
-    else if (key == "batcher.max_batch_size") s = ParseInteger(key, raw, 1, &c->batcher_max_batch_size);
-    else if (key == "batcher.max_queue_delay_us") s = ParseInteger(key, raw, 0, &c->batcher_max_queue_delay_us);
-    else if (key == "batcher.preferred_batch_sizes") s = ParseIntList(key, raw, &c->batcher_preferred_batch_sizes);
-    else if (key == "batcher.max_queue_size") s = ParseInteger(key, raw, 1, &c->batcher_max_queue_size);
-    else if (key == "batcher.workers") s = ParseInteger(key, raw, 1, &c->batcher_workers);
-    else if (key == "batcher.priority_levels") s = ParseInteger(key, raw, 1, &c->batcher_priority_levels);
-    else if (key == "cache.dir") c->cache_dir = raw.value;
-    else if (key == "cache.max_size_bytes") s = ParseInteger(key, raw, 1, &c->cache_max_size_bytes);
-    else if (key == "cache.enabled") s = ParseBool(key, raw, &c->cache_enabled);
-    else if (key == "cache.required") s = ParseBool(key, raw, &c->cache_required);
-    else if (key == "profiling.enabled") s = ParseBool(key, raw, &c->profiling_enabled);
-    else if (key == "logging.level") s = ParseChoice(key, raw, {"trace", "debug", "info", "warn", "error"}, &c->logging_level);
-    else if (key == "logging.format") s = ParseChoice(key, raw, {"text", "json"}, &c->logging_format);
-    else if (key == "limits.max_receive_message_bytes") s = ParseInteger(key, raw, 1024, &c->limits_max_receive_message_bytes);
-    else if (key == "limits.drain_timeout_ms") s = ParseInteger(key, raw, 0, &c->limits_drain_timeout_ms);
-    else if (key == "grpc.keepalive_time_ms") s = ParseInteger(key, raw, 1000, &c->grpc_keepalive_time_ms);
-    else if (key == "grpc.keepalive_timeout_ms") s = ParseInteger(key, raw, 100, &c->grpc_keepalive_timeout_ms);
+    } else if (key == "threads.intra_op")
+      s = ParseInteger(key, raw, 0, &c->threads_intra_op);
+    else if (key == "threads.inter_op")
+      s = ParseInteger(key, raw, 0, &c->threads_inter_op);
+    else if (key == "batcher.max_batch_size")
+      s = ParseInteger(key, raw, 1, &c->batcher_max_batch_size);
+    else if (key == "batcher.max_queue_delay_us")
+      s = ParseInteger(key, raw, 0, &c->batcher_max_queue_delay_us);
+    else if (key == "batcher.preferred_batch_sizes")
+      s = ParseIntList(key, raw, &c->batcher_preferred_batch_sizes);
+    else if (key == "batcher.max_queue_size")
+      s = ParseInteger(key, raw, 1, &c->batcher_max_queue_size);
+    else if (key == "batcher.workers")
+      s = ParseInteger(key, raw, 1, &c->batcher_workers);
+    else if (key == "batcher.priority_levels")
+      s = ParseInteger(key, raw, 1, &c->batcher_priority_levels);
+    else if (key == "cache.dir")
+      c->cache_dir = raw.value;
+    else if (key == "cache.max_size_bytes")
+      s = ParseInteger(key, raw, 1, &c->cache_max_size_bytes);
+    else if (key == "cache.enabled")
+      s = ParseBool(key, raw, &c->cache_enabled);
+    else if (key == "cache.required")
+      s = ParseBool(key, raw, &c->cache_required);
+    else if (key == "profiling.enabled")
+      s = ParseBool(key, raw, &c->profiling_enabled);
+    else if (key == "logging.level")
+      s = ParseChoice(key, raw, {"trace", "debug", "info", "warn", "error"}, &c->logging_level);
+    else if (key == "logging.format")
+      s = ParseChoice(key, raw, {"text", "json"}, &c->logging_format);
+    else if (key == "limits.max_receive_message_bytes")
+      s = ParseInteger(key, raw, 1024, &c->limits_max_receive_message_bytes);
+    else if (key == "limits.drain_timeout_ms")
+      s = ParseInteger(key, raw, 0, &c->limits_drain_timeout_ms);
+    else if (key == "grpc.keepalive_time_ms")
+      s = ParseInteger(key, raw, 1000, &c->grpc_keepalive_time_ms);
+    else if (key == "grpc.keepalive_timeout_ms")
+      s = ParseInteger(key, raw, 100, &c->grpc_keepalive_timeout_ms);
     CAMSERVE_RETURN_IF_ERROR(s);
   }
   for (int size : c->batcher_preferred_batch_sizes) {
@@ -246,7 +266,9 @@ StatusOr<ServerConfig> LoadServerConfig(int argc, const char* const* argv,
     if (it != environment.end()) env[k.name] = {it->second, "environment " + it->first};
   }
   ServerConfig config;
-  const RawValue* config_file = flags.count("config") ? &flags["config"] : env.count("config") ? &env["config"] : nullptr;
+  const RawValue* config_file = flags.count("config") ? &flags["config"]
+                                : env.count("config") ? &env["config"]
+                                                      : nullptr;
   if (config_file) {
     YAML::Node models;
     try {

@@ -46,7 +46,7 @@ struct ServerConfig {
   bool cache_enabled = true;
   bool cache_required = false;
   bool profiling_enabled = true;
-  std::string logging_level = "info";  // trace, debug, info, warn, error
+  std::string logging_level = "info";   // trace, debug, info, warn, error
   std::string logging_format = "text";  // text or json
   int64_t limits_max_receive_message_bytes = 16 << 20;
   int64_t limits_drain_timeout_ms = 10000;

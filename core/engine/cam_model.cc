@@ -55,15 +55,13 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
     module.to(*device, *dtype);
     for (at::Tensor parameter : module.parameters()) parameter.set_requires_grad(false);
   } catch (const c10::Error& e) {
-    return InvalidArgumentError("cannot load TorchScript model '" + path + "': " +
-                                e.what_without_backtrace());
+    return InvalidArgumentError("cannot load TorchScript model '" + path + "': " + e.what_without_backtrace());
   }
   if (!module.find_method("forward")) {
     return InvalidArgumentError("model '" + path + "' has no forward method");
   }
-  return std::unique_ptr<CamModel>(new CamModel(std::move(module), *device, *dtype,
-                                                options.channels_last && device->is_cuda(),
-                                                options.optimize_for_inference));
+  return std::unique_ptr<CamModel>(new CamModel(
+      std::move(module), *device, *dtype, options.channels_last && device->is_cuda(), options.optimize_for_inference));
 }
 
 CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
@@ -79,8 +77,7 @@ CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType 
     torch::jit::Module frozen = torch::jit::freeze(module_);
     forward_module_ = torch::jit::optimize_for_inference(frozen);
   } catch (const c10::Error& e) {
-    spdlog::warn("optimize_for_inference failed for forward, using the plain module: {}",
-                 e.what_without_backtrace());
+    spdlog::warn("optimize_for_inference failed for forward, using the plain module: {}", e.what_without_backtrace());
   }
 }
 
@@ -158,8 +155,7 @@ StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, co
   return result;
 }
 
-StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor& batch,
-                                                                const std::string& layer,
+StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor& batch, const std::string& layer,
                                                                 bool track_gradients) {
   CAMSERVE_RETURN_IF_ERROR(PrepareLayer(layer));
   for (;;) {

@@ -59,8 +59,7 @@ class CamModel {
   };
   // Runs the instrumented forward for `layer`. With track_gradients, only the
   // part after the layer records autograd history.
-  StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer,
-                                              bool track_gradients);
+  StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer, bool track_gradients);
 
   // Instruments `layer` now (a no-op if done); INVALID_ARGUMENT if it cannot be.
   Status PrepareLayer(const std::string& layer);
@@ -69,8 +68,7 @@ class CamModel {
   std::vector<std::string> UsableLayers();
 
  private:
-  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
-           bool optimize);
+  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last, bool optimize);
 
   // The module and method that compute one layer's activation.
   struct LayerRunner {

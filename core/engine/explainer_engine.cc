@@ -52,14 +52,12 @@ class ExplainerEngine::Impl {
   CamModel& model() { return *model_; }
 
   StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items);
-  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs,
-                                                          int top_k);
+  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs, int top_k);
 
  private:
   StatusOr<at::Tensor> StackInputs(const std::vector<const PreparedInput*>& inputs) const;
   Status ValidateItems(const std::vector<ExplainItem>& items) const;
-  std::vector<ClassScore> TopK(const at::Tensor& probabilities_row, const at::Tensor& indices_row,
-                               int k) const;
+  std::vector<ClassScore> TopK(const at::Tensor& probabilities_row, const at::Tensor& indices_row, int k) const;
   ClassScore Score(int class_index, float probability) const {
     return ClassScore{class_index, sidecar_.LabelFor(class_index), probability};
   }
@@ -108,8 +106,8 @@ Status ExplainerEngine::Impl::ValidateItems(const std::vector<ExplainItem>& item
   return Status::Ok();
 }
 
-std::vector<ClassScore> ExplainerEngine::Impl::TopK(const at::Tensor& probabilities_row,
-                                                    const at::Tensor& indices_row, int k) const {
+std::vector<ClassScore> ExplainerEngine::Impl::TopK(const at::Tensor& probabilities_row, const at::Tensor& indices_row,
+                                                    int k) const {
   std::vector<ClassScore> scores;
   const float* probabilities = probabilities_row.data_ptr<float>();
   const int64_t* indices = indices_row.data_ptr<int64_t>();
@@ -121,14 +119,12 @@ void ExplainerEngine::Impl::FillHeatmaps(const at::Tensor& maps, const std::vect
                                          std::vector<ExplainResult>* results) const {
   const int64_t n = maps.size(0);
   const at::Tensor maps4 = maps.unsqueeze(1);  // [N, 1, h, w]
-  at::Tensor at_input;                          // computed once, for all items that want it
+  at::Tensor at_input;                         // computed once, for all items that want it
   for (int64_t i = 0; i < n; ++i) {
     const ExplainItem& item = items[i];
     at::Tensor map;
     switch (item.resolution) {
-      case HeatmapResolution::kFeature:
-        map = maps4[i][0];
-        break;
+      case HeatmapResolution::kFeature: map = maps4[i][0]; break;
       case HeatmapResolution::kInput:
         if (!at_input.defined()) {
           at_input = at::upsample_bilinear2d(maps4, {item.input->shape[1], item.input->shape[2]},
@@ -164,8 +160,7 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   BatchResult result;
   result.timings = StageTimings(spec.profile_stages);
   StageTimer forward_timer(&result.timings, Stage::kForward);
-  StatusOr<CamModel::LayerOutput> output =
-      model_->ForwardWithActivation(*batch, layer, method.UsesGradients());
+  StatusOr<CamModel::LayerOutput> output = model_->ForwardWithActivation(*batch, layer, method.UsesGradients());
   if (!output.ok()) return output.status();
   at::Tensor logits = output->logits;
   if (logits.dim() != 2 || logits.size(0) != n) {
@@ -278,9 +273,8 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   at::Tensor blank = (*model)->ToModelInput(at::zeros({1, 3, info.input_height_px, info.input_width_px}));
   StatusOr<at::Tensor> logits = (*model)->Forward(blank);
   if (!logits.ok()) {
-    return InvalidArgumentError("model '" + info.name + "' fails on a blank " +
-                                std::to_string(info.input_height_px) + "x" + std::to_string(info.input_width_px) +
-                                " input: " + logits.status().message());
+    return InvalidArgumentError("model '" + info.name + "' fails on a blank " + std::to_string(info.input_height_px) +
+                                "x" + std::to_string(info.input_width_px) + " input: " + logits.status().message());
   }
   if (logits->dim() != 2 || logits->size(0) != 1) {
     return InvalidArgumentError("model '" + info.name + "' must return [N, classes] logits");
@@ -292,11 +286,12 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   }
 
   Preprocessor preprocessor(*sidecar, options.decode, options.tensor_limits);
-  auto impl = std::make_unique<Impl>(std::move(model).value(), std::move(sidecar).value(), info,
-                                     std::move(preprocessor));
+  auto impl =
+      std::make_unique<Impl>(std::move(model).value(), std::move(sidecar).value(), info, std::move(preprocessor));
   PreparedInput warmup_input{{3, info.input_height_px, info.input_width_px},
                              std::vector<float>(3 * info.input_height_px * info.input_width_px, 0.f),
-                             info.input_width_px, info.input_height_px};
+                             info.input_width_px,
+                             info.input_height_px};
   const auto warmup_start = Clock::now();
   for (int i = 0; i < options.warmup_iterations; ++i) {
     ExplainItem warmup_item;
@@ -306,10 +301,11 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
     auto classified = impl->Classify({&warmup_input}, 1);
     if (!classified.ok()) return classified.status();
   }
-  spdlog::info("loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, "
-               "{} intra-op threads, warm-up {} ms)",
-               info.name, info.path, info.device, info.num_classes, info.input_height_px, info.input_width_px,
-               info.default_layer, threads, MicrosSince(warmup_start) / 1000);
+  spdlog::info(
+      "loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, "
+      "{} intra-op threads, warm-up {} ms)",
+      info.name, info.path, info.device, info.num_classes, info.input_height_px, info.input_width_px,
+      info.default_layer, threads, MicrosSince(warmup_start) / 1000);
   return std::unique_ptr<ExplainerEngine>(new ExplainerEngine(std::move(impl)));
 }
 

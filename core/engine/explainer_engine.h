@@ -78,8 +78,7 @@ class ExplainerEngine : public ExplainBackend {
 
   // No-grad forward only: softmax top-k per input (the baseline the
   // explanation's cost is measured against).
-  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs,
-                                                          int top_k);
+  StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs, int top_k);
 
   // -- implementation details follow ---------------------------------------
   class Impl;

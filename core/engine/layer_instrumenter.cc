@@ -34,9 +34,9 @@ void CollectNodes(Block* block, const std::function<bool(Node*)>& keep, std::vec
 
 std::vector<Node*> CallsOn(Graph& graph, const std::unordered_set<Value*>& modules) {
   std::vector<Node*> calls;
-  CollectNodes(graph.block(), [&](Node* n) {
-    return n->kind() == c10::prim::CallMethod && modules.count(n->input(0)) > 0;
-  }, &calls);
+  CollectNodes(
+      graph.block(), [&](Node* n) { return n->kind() == c10::prim::CallMethod && modules.count(n->input(0)) > 0; },
+      &calls);
   return calls;
 }
 
@@ -64,10 +64,12 @@ void InlineHelperCalls(Graph& graph, const std::unordered_set<Value*>& modules, 
 std::unordered_set<Value*> ChildValues(Graph& graph, const std::unordered_set<Value*>& parents,
                                        const std::string& name) {
   std::vector<Node*> getattrs;
-  CollectNodes(graph.block(), [&](Node* n) {
-    return n->kind() == c10::prim::GetAttr && parents.count(n->input(0)) > 0 &&
-           n->s(c10::attr::name) == name;
-  }, &getattrs);
+  CollectNodes(
+      graph.block(),
+      [&](Node* n) {
+        return n->kind() == c10::prim::GetAttr && parents.count(n->input(0)) > 0 && n->s(c10::attr::name) == name;
+      },
+      &getattrs);
   std::unordered_set<Value*> values;
   for (Node* n : getattrs) values.insert(n->output());
   return values;
@@ -95,8 +97,7 @@ StatusOr<Node*> SingleTopLevelForward(Graph& graph, const std::unordered_set<Val
 }
 
 // Builds the instrumented graph: outputs (logits, activation).
-StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module,
-                                                      const std::string& layer_path) {
+StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module, const std::string& layer_path) {
   const std::vector<std::string> parts = SplitPath(layer_path);
   if (parts.empty()) return InvalidArgumentError("empty target layer");
   auto& forward = torch::jit::toGraphFunction(module.get_method("forward").function());
@@ -172,14 +173,13 @@ StatusOr<std::string> AddActivationMethod(Module& module, const std::string& lay
     try {
       return BuildActivationGraph(module, layer_path);
     } catch (const c10::Error& e) {
-      return InvalidArgumentError("layer '" + layer_path + "' cannot be instrumented: " +
-                                  e.what_without_backtrace());
+      return InvalidArgumentError("layer '" + layer_path + "' cannot be instrumented: " + e.what_without_backtrace());
     }
   }();
   if (!graph.ok()) return graph.status();
   auto compilation_unit = module._ivalue()->compilation_unit();
-  torch::jit::Function* function = compilation_unit->create_function(
-      c10::QualifiedName(*module.type()->name(), method_name), *graph);
+  torch::jit::Function* function =
+      compilation_unit->create_function(c10::QualifiedName(*module.type()->name(), method_name), *graph);
   module.type()->addMethod(function);
   return method_name;
 }

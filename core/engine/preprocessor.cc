@@ -16,8 +16,7 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-Preprocessor::Preprocessor(const ModelSidecar& sidecar, DecodeOptions decode_options,
-                           TensorLimits tensor_limits)
+Preprocessor::Preprocessor(const ModelSidecar& sidecar, DecodeOptions decode_options, TensorLimits tensor_limits)
     : input_height_px_(sidecar.input_height_px),
       input_width_px_(sidecar.input_width_px),
       mean_(sidecar.mean),
@@ -70,8 +69,7 @@ StatusOr<PreparedInput> Preprocessor::FromDecodedImage(const DecodedImage& image
   return prepared;
 }
 
-StatusOr<PreparedInput> Preprocessor::FromTensor(const std::vector<int64_t>& shape,
-                                                 std::vector<float> data) const {
+StatusOr<PreparedInput> Preprocessor::FromTensor(const std::vector<int64_t>& shape, std::vector<float> data) const {
   std::vector<int64_t> chw = shape;
   if (chw.size() == 4 && chw[0] == 1) chw.erase(chw.begin());
   if (chw.size() != 3 || chw[0] != 3) {
@@ -79,17 +77,15 @@ StatusOr<PreparedInput> Preprocessor::FromTensor(const std::vector<int64_t>& sha
   }
   for (int i = 1; i < 3; ++i) {
     if (chw[i] < tensor_limits_.min_side_px || chw[i] > tensor_limits_.max_side_px) {
-      return InvalidArgumentError("tensor height and width must be in [" +
-                                  std::to_string(tensor_limits_.min_side_px) + ", " +
-                                  std::to_string(tensor_limits_.max_side_px) + "]; shape was " +
+      return InvalidArgumentError("tensor height and width must be in [" + std::to_string(tensor_limits_.min_side_px) +
+                                  ", " + std::to_string(tensor_limits_.max_side_px) + "]; shape was " +
                                   ShapeString(shape));
     }
   }
   const size_t expected = static_cast<size_t>(chw[0] * chw[1] * chw[2]);
   if (data.size() != expected) {
-    return InvalidArgumentError("tensor of shape " + ShapeString(shape) + " needs " +
-                                std::to_string(expected) + " float32 values; got " +
-                                std::to_string(data.size()));
+    return InvalidArgumentError("tensor of shape " + ShapeString(shape) + " needs " + std::to_string(expected) +
+                                " float32 values; got " + std::to_string(data.size()));
   }
   for (size_t i = 0; i < data.size(); ++i) {
     if (!std::isfinite(data[i])) {
@@ -104,8 +100,7 @@ StatusOr<PreparedInput> Preprocessor::FromTensor(const std::vector<int64_t>& sha
   return prepared;
 }
 
-StatusOr<PreparedInput> Preprocessor::FromTensorBytes(const std::vector<int64_t>& shape,
-                                                      std::string_view bytes) const {
+StatusOr<PreparedInput> Preprocessor::FromTensorBytes(const std::vector<int64_t>& shape, std::string_view bytes) const {
   if (bytes.size() % sizeof(float) != 0) {
     return InvalidArgumentError("tensor data is " + std::to_string(bytes.size()) +
                                 " bytes, not a whole number of float32 values");

@@ -43,10 +43,10 @@ std::vector<Out> Resample(const In* source, int width, int height, int channels,
   for (const AxisSample& row : rows) {
     for (const AxisSample& column : columns) {
       for (int c = 0; c < channels; ++c) {
-        const float top = at(row.low, column.low, c) * (1 - column.high_weight) +
-                          at(row.low, column.high, c) * column.high_weight;
-        const float bottom = at(row.high, column.low, c) * (1 - column.high_weight) +
-                             at(row.high, column.high, c) * column.high_weight;
+        const float top =
+            at(row.low, column.low, c) * (1 - column.high_weight) + at(row.low, column.high, c) * column.high_weight;
+        const float bottom =
+            at(row.high, column.low, c) * (1 - column.high_weight) + at(row.high, column.high, c) * column.high_weight;
         out.push_back(store(top * (1 - row.high_weight) + bottom * row.high_weight));
       }
     }
@@ -66,8 +66,9 @@ DecodedImage ResizeRgbBilinear(const DecodedImage& image, int out_width, int out
   DecodedImage out;
   out.width = out_width;
   out.height = out_height;
-  out.rgb = Resample<uint8_t, uint8_t>(image.rgb.data(), image.width, image.height, 3, out_width, out_height,
-                                       [](float v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.f, 255.f))); });
+  out.rgb =
+      Resample<uint8_t, uint8_t>(image.rgb.data(), image.width, image.height, 3, out_width, out_height,
+                                 [](float v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.f, 255.f))); });
   return out;
 }
 

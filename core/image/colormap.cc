@@ -97,8 +97,8 @@ std::vector<uint8_t> ApplyJetColormap(const float* values, size_t count) {
   return rgb;
 }
 
-std::vector<uint8_t> BlendOverlay(const uint8_t* heat_rgb, const uint8_t* image_rgb,
-                                  size_t pixel_count, float heat_weight) {
+std::vector<uint8_t> BlendOverlay(const uint8_t* heat_rgb, const uint8_t* image_rgb, size_t pixel_count,
+                                  float heat_weight) {
   const float w = Clamp01(heat_weight);
   std::vector<uint8_t> out(pixel_count * 3);
   for (size_t i = 0; i < out.size(); ++i) {

@@ -27,7 +27,7 @@ std::vector<uint8_t> ApplyJetColormap(const float* values, size_t count);
 //   round(heat_weight * heat + (1 - heat_weight) * image)
 // per channel. heat_weight is clamped to [0, 1] (NaN counts as 0).
 // REQUIRES: heat_rgb and image_rgb each point to 3 * pixel_count bytes.
-std::vector<uint8_t> BlendOverlay(const uint8_t* heat_rgb, const uint8_t* image_rgb,
-                                  size_t pixel_count, float heat_weight);
+std::vector<uint8_t> BlendOverlay(const uint8_t* heat_rgb, const uint8_t* image_rgb, size_t pixel_count,
+                                  float heat_weight);
 
 }  // namespace camserve

@@ -21,9 +21,7 @@ bool StartsWith(std::string_view data, const unsigned char* magic, size_t size) 
   return data.size() >= size && std::memcmp(data.data(), magic, size) == 0;
 }
 
-const uint8_t* Bytes(std::string_view data) {
-  return reinterpret_cast<const uint8_t*>(data.data());
-}
+const uint8_t* Bytes(std::string_view data) { return reinterpret_cast<const uint8_t*>(data.data()); }
 
 // "starts with bytes 47 49 46 38": the usual way to tell a GIF or a text
 // error page from an image.
@@ -39,12 +37,10 @@ std::string DescribeLeadingBytes(std::string_view data) {
 
 Status ValidateOptions(const DecodeOptions& options) {
   if (options.max_pixels < 1) {
-    return InvalidArgumentError("DecodeOptions.max_pixels must be >= 1; was " +
-                                std::to_string(options.max_pixels));
+    return InvalidArgumentError("DecodeOptions.max_pixels must be >= 1; was " + std::to_string(options.max_pixels));
   }
   if (options.max_side_px < 1) {
-    return InvalidArgumentError("DecodeOptions.max_side_px must be >= 1; was " +
-                                std::to_string(options.max_side_px));
+    return InvalidArgumentError("DecodeOptions.max_side_px must be >= 1; was " + std::to_string(options.max_side_px));
   }
   return Status::Ok();
 }
@@ -60,9 +56,8 @@ Status CheckDimensions(int64_t width, int64_t height, const DecodeOptions& optio
                                 std::to_string(options.max_side_px) + " (max_side_px)");
   }
   if (width * height > options.max_pixels) {
-    return InvalidArgumentError("image is " + size + " = " + std::to_string(width * height) +
-                                " pixels; at most " + std::to_string(options.max_pixels) +
-                                " are allowed (max_pixels)");
+    return InvalidArgumentError("image is " + size + " = " + std::to_string(width * height) + " pixels; at most " +
+                                std::to_string(options.max_pixels) + " are allowed (max_pixels)");
   }
   return Status::Ok();
 }
@@ -72,8 +67,7 @@ Status CheckDimensions(int64_t width, int64_t height, const DecodeOptions& optio
 // inconsistency ends the search and means "orientation 1", as Pillow does.
 
 uint16_t ReadU16(const uint8_t* p, bool big_endian) {
-  return big_endian ? static_cast<uint16_t>(p[0] << 8 | p[1])
-                    : static_cast<uint16_t>(p[1] << 8 | p[0]);
+  return big_endian ? static_cast<uint16_t>(p[0] << 8 | p[1]) : static_cast<uint16_t>(p[1] << 8 | p[0]);
 }
 
 uint32_t ReadU32(const uint8_t* p, bool big_endian) {
@@ -220,12 +214,10 @@ StatusOr<DecodedImage> DecodeJpeg(std::string_view jpeg, const DecodeOptions& op
   // TurboJPEG cannot name (libjpeg decodes those fine), and succeeds without
   // filling them when there is no frame header (a tables-only datastream,
   // or a file cut off before its SOF marker).
-  const int header_rc =
-      tjDecompressHeader3(tj.get(), Bytes(jpeg), size, &width, &height, &subsampling, &colorspace);
+  const int header_rc = tjDecompressHeader3(tj.get(), Bytes(jpeg), size, &width, &height, &subsampling, &colorspace);
   if (width < 1 || height < 1 || colorspace < 0) {
-    return InvalidArgumentError(
-        std::string("invalid JPEG header: ") +
-        (header_rc != 0 ? tjGetErrorStr2(tj.get()) : "no frame header (file truncated?)"));
+    return InvalidArgumentError(std::string("invalid JPEG header: ") +
+                                (header_rc != 0 ? tjGetErrorStr2(tj.get()) : "no frame header (file truncated?)"));
   }
   CAMSERVE_RETURN_IF_ERROR(CheckDimensions(width, height, options));
 
@@ -238,8 +230,8 @@ StatusOr<DecodedImage> DecodeJpeg(std::string_view jpeg, const DecodeOptions& op
   image.rgb.resize(pixel_count * (cmyk ? 4 : 3));
   // No TJFLAG_FASTDCT / TJFLAG_FASTUPSAMPLE: accurate IDCT and fancy
   // upsampling, like Pillow. Warnings mean damaged data, so they stop.
-  if (tjDecompress2(tj.get(), Bytes(jpeg), size, image.rgb.data(), width, /*pitch=*/0, height,
-                    pixel_format, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
+  if (tjDecompress2(tj.get(), Bytes(jpeg), size, image.rgb.data(), width, /*pitch=*/0, height, pixel_format,
+                    TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
     return InvalidArgumentError(std::string("invalid JPEG data: ") + tjGetErrorStr2(tj.get()));
   }
   if (cmyk) ConvertInvertedCmykToRgb(&image.rgb, pixel_count);
@@ -343,8 +335,8 @@ StatusOr<DecodedImage> DecodePng(std::string_view data, const DecodeOptions& opt
   }
   CAMSERVE_RETURN_IF_ERROR(CheckDimensions(header.width, header.height, options));
   if (header.row_bytes != size_t{header.width} * 3) {
-    return InternalError("libpng produced " + std::to_string(header.row_bytes) +
-                         " bytes per row instead of 3 * " + std::to_string(header.width));
+    return InternalError("libpng produced " + std::to_string(header.row_bytes) + " bytes per row instead of 3 * " +
+                         std::to_string(header.width));
   }
 
   DecodedImage image;
@@ -371,12 +363,9 @@ StatusOr<DecodedImage> DecodeImage(std::string_view encoded, const DecodeOptions
   CAMSERVE_RETURN_IF_ERROR(ValidateOptions(options));
   if (encoded.empty()) return InvalidArgumentError("image data is empty");
   switch (DetectImageFormat(encoded)) {
-    case ImageFormat::kJpeg:
-      return DecodeJpeg(encoded, options);
-    case ImageFormat::kPng:
-      return DecodePng(encoded, options);
-    case ImageFormat::kUnknown:
-      break;
+    case ImageFormat::kJpeg: return DecodeJpeg(encoded, options);
+    case ImageFormat::kPng: return DecodePng(encoded, options);
+    case ImageFormat::kUnknown: break;
   }
   return InvalidArgumentError("not a JPEG or PNG image (" + DescribeLeadingBytes(encoded) + ")");
 }

@@ -62,23 +62,19 @@ class PngWriteGuard {
 
 int ColorType(int channels) {
   switch (channels) {
-    case 1:
-      return PNG_COLOR_TYPE_GRAY;
-    case 3:
-      return PNG_COLOR_TYPE_RGB;
-    default:
-      return PNG_COLOR_TYPE_RGB_ALPHA;
+    case 1: return PNG_COLOR_TYPE_GRAY;
+    case 3: return PNG_COLOR_TYPE_RGB;
+    default: return PNG_COLOR_TYPE_RGB_ALPHA;
   }
 }
 
 // Returns false after a libpng error (message in the sink).
-bool WritePngRows(png_structp png, png_infop info, PngSink* sink, png_bytepp rows, int width,
-                  int height, int channels) {
+bool WritePngRows(png_structp png, png_infop info, PngSink* sink, png_bytepp rows, int width, int height,
+                  int channels) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, sink, WriteToString, FlushNothing);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
-               ColorType(channels), PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8, ColorType(channels),
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_set_compression_level(png, Z_BEST_SPEED);
   png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
   png_write_info(png, info);
@@ -92,13 +88,11 @@ bool WritePngRows(png_structp png, png_infop info, PngSink* sink, png_bytepp row
 StatusOr<std::string> EncodePng(const uint8_t* pixels, int width, int height, int channels) {
   if (pixels == nullptr) return InvalidArgumentError("EncodePng: pixels is null");
   if (width < 1 || width > kMaxSidePx || height < 1 || height > kMaxSidePx) {
-    return InvalidArgumentError("EncodePng: each side must be in [1, " +
-                                std::to_string(kMaxSidePx) + "]; was " + std::to_string(width) +
-                                "x" + std::to_string(height));
+    return InvalidArgumentError("EncodePng: each side must be in [1, " + std::to_string(kMaxSidePx) + "]; was " +
+                                std::to_string(width) + "x" + std::to_string(height));
   }
   if (channels != 1 && channels != 3 && channels != 4) {
-    return InvalidArgumentError("EncodePng: channels must be 1, 3 or 4; was " +
-                                std::to_string(channels));
+    return InvalidArgumentError("EncodePng: channels must be 1, 3 or 4; was " + std::to_string(channels));
   }
 
   std::string out;

@@ -22,10 +22,10 @@ class JsonFormatter final : public spdlog::formatter {
   explicit JsonFormatter(bool payload_is_fields) : payload_is_fields_(payload_is_fields) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    std::string line = "{\"time\":\"" + Timestamp(msg.time) + "\",\"level\":\"" +
-                       std::string(spdlog::level::to_string_view(msg.level).data(),
-                                   spdlog::level::to_string_view(msg.level).size()) +
-                       "\",\"logger\":" + JsonQuote(std::string(msg.logger_name.data(), msg.logger_name.size())) + ",";
+    std::string line =
+        "{\"time\":\"" + Timestamp(msg.time) + "\",\"level\":\"" +
+        std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size()) +
+        "\",\"logger\":" + JsonQuote(std::string(msg.logger_name.data(), msg.logger_name.size())) + ",";
     const std::string payload(msg.payload.data(), msg.payload.size());
     line += payload_is_fields_ ? payload : "\"msg\":" + JsonQuote(payload);
     line += "}\n";
@@ -39,7 +39,8 @@ class JsonFormatter final : public spdlog::formatter {
   static std::string Timestamp(spdlog::log_clock::time_point time) {
     const auto since_epoch = time.time_since_epoch();
     const std::time_t seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count();
-    const int millis = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000);
+    const int millis =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char buffer[64];
@@ -113,17 +114,16 @@ Status ConfigureLogging(const std::string& level, const std::string& format) {
 
 std::string FormatAccessText(const AccessRecord& r) {
   std::string line = "access request_id=" + JsonQuote(r.request_id) + " rpc=" + r.rpc + " model=" + r.model +
-                     " method=" + r.method + " status=" + r.status + " latency_ms=" +
-                     Milliseconds(r.latency_us) + " cache_hit=" + (r.cache_hit ? "true" : "false") +
-                     " batch_size=" + std::to_string(r.batch_size);
+                     " method=" + r.method + " status=" + r.status + " latency_ms=" + Milliseconds(r.latency_us) +
+                     " cache_hit=" + (r.cache_hit ? "true" : "false") + " batch_size=" + std::to_string(r.batch_size);
   if (!r.message.empty()) line += " message=" + JsonQuote(r.message);
   return line;
 }
 
 std::string FormatAccessJsonFields(const AccessRecord& r) {
   return "\"msg\":\"access\",\"request_id\":" + JsonQuote(r.request_id) + ",\"rpc\":" + JsonQuote(r.rpc) +
-         ",\"model\":" + JsonQuote(r.model) + ",\"method\":" + JsonQuote(r.method) + ",\"status\":" +
-         JsonQuote(r.status) + ",\"latency_ms\":" + Milliseconds(r.latency_us) +
+         ",\"model\":" + JsonQuote(r.model) + ",\"method\":" + JsonQuote(r.method) +
+         ",\"status\":" + JsonQuote(r.status) + ",\"latency_ms\":" + Milliseconds(r.latency_us) +
          ",\"cache_hit\":" + (r.cache_hit ? "true" : "false") + ",\"batch_size\":" + std::to_string(r.batch_size) +
          (r.message.empty() ? "" : ",\"message\":" + JsonQuote(r.message));
 }

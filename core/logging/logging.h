@@ -28,7 +28,7 @@ struct AccessRecord {
   std::string rpc;  // "Explain" or "ExplainStream"
   std::string model;
   std::string method;
-  std::string status;  // gRPC code name: OK, INVALID_ARGUMENT, ...
+  std::string status;   // gRPC code name: OK, INVALID_ARGUMENT, ...
   std::string message;  // error message; empty when OK
   int64_t latency_us = 0;
   bool cache_hit = false;

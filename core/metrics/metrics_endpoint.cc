@@ -23,7 +23,8 @@ std::string CivetwebThreadProblem() {
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, kCivetwebThreadStackBytes);
   pthread_t thread;
-  const int error = pthread_create(&thread, &attributes, [](void*) -> void* { return nullptr; }, nullptr);
+  const int error = pthread_create(
+      &thread, &attributes, [](void*) -> void* { return nullptr; }, nullptr);
   pthread_attr_destroy(&attributes);
   if (error == 0) {
     pthread_join(thread, nullptr);

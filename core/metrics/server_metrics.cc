@@ -147,8 +147,8 @@ class ServerMetrics::StateCollector : public prometheus::Collectable {
 };
 
 std::vector<double> ServerMetrics::DefaultStageBucketBoundsSeconds() {
-  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
-          100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0, 30.0};
+  return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
+          50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0,  30.0};
 }
 
 StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& options, StateSources sources) {
@@ -179,8 +179,9 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
                           .Register(*registry_);
   stage_family_ = &prometheus::BuildHistogram()
                        .Name("camserve_stage_duration_seconds")
-                       .Help("Time per request stage (decode, preprocess, queue, forward, backward, cam, encode, "
-                             "cache_get, cache_put, total); see docs/operations.md.")
+                       .Help(
+                           "Time per request stage (decode, preprocess, queue, forward, backward, cam, encode, "
+                           "cache_get, cache_put, total); see docs/operations.md.")
                        .Register(*registry_);
   batch_family_ = &prometheus::BuildHistogram()
                        .Name("camserve_batch_size")

@@ -17,11 +17,11 @@ StatusOr<std::string> ModelFingerprint(const std::string& model_path, const Mode
     sha.Update(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) return NotFoundError("error reading model file " + model_path);
-  std::string preprocessing = "input_size=" + std::to_string(sidecar.input_height_px) + "x" +
-                              std::to_string(sidecar.input_width_px);
+  std::string preprocessing =
+      "input_size=" + std::to_string(sidecar.input_height_px) + "x" + std::to_string(sidecar.input_width_px);
   for (int c = 0; c < 3; ++c) {
-    preprocessing += ";mean" + std::to_string(c) + "=" + std::to_string(sidecar.mean[c]) + ";std" +
-                     std::to_string(c) + "=" + std::to_string(sidecar.std[c]);
+    preprocessing += ";mean" + std::to_string(c) + "=" + std::to_string(sidecar.mean[c]) + ";std" + std::to_string(c) +
+                     "=" + std::to_string(sidecar.std[c]);
   }
   sha.UpdateField(preprocessing);
   return "sha256:" + ToHex(sha.Finish());

@@ -15,8 +15,8 @@ Status KeyError(const std::string& path, const std::string& key, const std::stri
   return InvalidArgumentError("model sidecar " + path + ": key '" + key + "' " + why);
 }
 
-Status ReadTriple(const YAML::Node& node, const std::string& path, const std::string& key,
-                  bool must_be_positive, std::array<float, 3>* out) {
+Status ReadTriple(const YAML::Node& node, const std::string& path, const std::string& key, bool must_be_positive,
+                  std::array<float, 3>* out) {
   if (!node.IsSequence() || node.size() != 3) {
     return KeyError(path, key, "must be a list of 3 numbers [r, g, b]");
   }
@@ -51,8 +51,8 @@ Status ParseSidecar(const YAML::Node& root, const std::string& path, ModelSideca
     }
     int h = size[0].as<int>(), w = size[1].as<int>();
     if (h < 1 || w < 1 || h > 8192 || w > 8192) {
-      return KeyError(path, "input_size", "must hold sizes in [1, 8192]; was [" +
-                                               std::to_string(h) + ", " + std::to_string(w) + "]");
+      return KeyError(path, "input_size",
+                      "must hold sizes in [1, 8192]; was [" + std::to_string(h) + ", " + std::to_string(w) + "]");
     }
     sidecar->input_height_px = h;
     sidecar->input_width_px = w;
@@ -86,8 +86,7 @@ std::string SidecarPathFor(const std::string& model_path) {
   return fs::path(model_path).replace_extension(".yaml").string();
 }
 
-StatusOr<ModelSidecar> LoadModelSidecar(const std::string& model_path,
-                                        const std::string& sidecar_path,
+StatusOr<ModelSidecar> LoadModelSidecar(const std::string& model_path, const std::string& sidecar_path,
                                         const ModelSidecarDefaults& defaults) {
   ModelSidecar sidecar;
   sidecar.name = fs::path(model_path).stem().string();

@@ -48,8 +48,7 @@ std::string SidecarPathFor(const std::string& model_path);
 
 // Reads the sidecar at `sidecar_path`. When the file does not exist, returns
 // the defaults with `name` taken from `model_path`'s stem.
-StatusOr<ModelSidecar> LoadModelSidecar(const std::string& model_path,
-                                        const std::string& sidecar_path,
+StatusOr<ModelSidecar> LoadModelSidecar(const std::string& model_path, const std::string& sidecar_path,
                                         const ModelSidecarDefaults& defaults = {});
 
 }  // namespace camserve

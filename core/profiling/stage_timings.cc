@@ -27,8 +27,8 @@ void StageTimings::MergeFrom(const StageTimings& other) {
 
 void StageTimer::Stop() {
   if (timings_ == nullptr) return;
-  timings_->Set(stage_, std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - start_).count());
+  timings_->Set(
+      stage_, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_).count());
   timings_ = nullptr;
 }
 

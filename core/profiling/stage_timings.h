@@ -71,8 +71,7 @@ class StageTimings {
 // `timings` is enabled.
 class StageTimer {
  public:
-  StageTimer(StageTimings* timings, Stage stage)
-      : timings_(timings->enabled() ? timings : nullptr), stage_(stage) {
+  StageTimer(StageTimings* timings, Stage stage) : timings_(timings->enabled() ? timings : nullptr), stage_(stage) {
     if (timings_ != nullptr) start_ = std::chrono::steady_clock::now();
   }
   ~StageTimer() { Stop(); }

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/image/heatmap_png.h"
 #include "core/image/bilinear_resize.h"
+#include "core/image/heatmap_png.h"
 
 namespace camserve {
 namespace {
@@ -38,12 +38,9 @@ std::string Uint8Values(const std::vector<float>& values) {
 
 StatusOr<std::string> EncodeHeatmap(const Heatmap& heatmap, HeatmapEncoding encoding, const DecodedImage* image) {
   switch (encoding) {
-    case HeatmapEncoding::kFloat32:
-      return Float32LittleEndian(heatmap.values);
-    case HeatmapEncoding::kUint8:
-      return Uint8Values(heatmap.values);
-    case HeatmapEncoding::kPngHeatmap:
-      return EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px);
+    case HeatmapEncoding::kFloat32: return Float32LittleEndian(heatmap.values);
+    case HeatmapEncoding::kUint8: return Uint8Values(heatmap.values);
+    case HeatmapEncoding::kPngHeatmap: return EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px);
     case HeatmapEncoding::kPngOverlay: {
       if (image == nullptr) {
         return InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay");

@@ -54,8 +54,8 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, co
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig& config,
-                                                             std::shared_ptr<Clock> clock, ServerMetrics* metrics) {
+StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig& config, std::shared_ptr<Clock> clock,
+                                                             ServerMetrics* metrics) {
   if (config.models.empty()) return InvalidArgumentError("models: no model configured (use --model PATH)");
   // Names first: a configuration mistake should not wait for every model to load.
   std::unique_ptr<ModelRegistry> registry(new ModelRegistry());

@@ -38,15 +38,13 @@ StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(std::unique_ptr<Expla
   if (backend == nullptr) return InvalidArgumentError("ModelRunner needs a backend");
   std::unique_ptr<ModelRunner> runner(new ModelRunner(std::move(backend), options, clock));
   StatusOr<std::unique_ptr<DynamicBatcher>> batcher = DynamicBatcher::Create(
-      options.batcher, [raw = runner.get()](DynamicBatcher::Batch batch) { raw->RunBatch(std::move(batch)); },
-      clock);
+      options.batcher, [raw = runner.get()](DynamicBatcher::Batch batch) { raw->RunBatch(std::move(batch)); }, clock);
   if (!batcher.ok()) return batcher.status();
   runner->batcher_ = std::move(batcher).value();
   return runner;
 }
 
-ModelRunner::ModelRunner(std::unique_ptr<ExplainBackend> backend, const Options& options,
-                         std::shared_ptr<Clock> clock)
+ModelRunner::ModelRunner(std::unique_ptr<ExplainBackend> backend, const Options& options, std::shared_ptr<Clock> clock)
     : backend_(std::move(backend)), options_(options), clock_(std::move(clock)) {
   for (std::string& layer : backend_->UsableLayers()) usable_layers_.insert(std::move(layer));
 }

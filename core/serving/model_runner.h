@@ -84,8 +84,8 @@ class ModelRunner {
   };
 
   // REQUIRES: backend is not null.
-  static StatusOr<std::unique_ptr<ModelRunner>> Create(std::unique_ptr<ExplainBackend> backend,
-                                                       const Options& options, std::shared_ptr<Clock> clock);
+  static StatusOr<std::unique_ptr<ModelRunner>> Create(std::unique_ptr<ExplainBackend> backend, const Options& options,
+                                                       std::shared_ptr<Clock> clock);
   // Shuts down with the default drain.
   ~ModelRunner();
 

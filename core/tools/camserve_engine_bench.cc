@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numeric>
 #include <cstdio>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -50,8 +50,9 @@ Status Run(int argc, char** argv) {
                     {"channels-last", "1 (default): channels_last inputs on CUDA; 0: contiguous"},
                     {"image", "JPEG or PNG used for every input (default: random normal values)"},
                     {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"},
-                    {"idle-ms", "pause before every timed forward and explanation, as between a lone "
-                                "client's requests (default 0)"}});
+                    {"idle-ms",
+                     "pause before every timed forward and explanation, as between a lone "
+                     "client's requests (default 0)"}});
   CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested() || !flags.Has("model")) {
     std::printf("%s", flags.Usage("camserve-engine-bench").c_str());
@@ -96,11 +97,11 @@ Status Run(int argc, char** argv) {
   const ModelInfo& info = (*engine)->info();
   const int thread_count = ConfigureTorchThreads(*threads, 0);
   const std::string layer = flags.GetString("layer", info.default_layer);
-  std::printf("model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
-              "median of %d runs after %d warm-up, idle %d ms before each\n",
-              info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px,
-              info.input_width_px, layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0,
-              *iterations, *warmup, *idle_ms);
+  std::printf(
+      "model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
+      "median of %d runs after %d warm-up, idle %d ms before each\n",
+      info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px, info.input_width_px,
+      layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0, *iterations, *warmup, *idle_ms);
   std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
   // Per image. The last three split explain_ms: forward with the layer tap,
   // backward over the head, CAM math with upsampling and copies.

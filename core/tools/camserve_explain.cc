@@ -64,8 +64,7 @@ Status Run(int argc, char** argv) {
     if (!target.ok()) return target.status();
     item.target_class = *target;
   }
-  StatusOr<BatchResult> result =
-      (*engine)->Explain(ExplainBatchSpec{*method, flags.GetString("layer", "")}, {item});
+  StatusOr<BatchResult> result = (*engine)->Explain(ExplainBatchSpec{*method, flags.GetString("layer", "")}, {item});
   if (!result.ok()) return result.status();
   const ExplainResult& explained = result->items[0];
   std::printf("model %s, method %s: explained class %d (%s), p=%.4f\n", (*engine)->info().name.c_str(),

@@ -83,9 +83,10 @@ Status Run(int argc, char** argv) {
   StatusOr<std::unique_ptr<ServerMetrics>> metrics = ServerMetrics::Create(options, {});
   if (!metrics.ok()) return metrics.status();
   NanosPerRequest(**metrics, true, 1000, 1, false);  // creates the series
-  std::printf("threads %d, %d requests per thread per run, median of 5 alternating runs "
-              "(wall time / requests per thread)\n",
-              *threads, *iterations);
+  std::printf(
+      "threads %d, %d requests per thread per run, median of 5 alternating runs "
+      "(wall time / requests per thread)\n",
+      *threads, *iterations);
   for (bool hit : {false, true}) {
     // Alternating runs, median of 5 each: the machine's speed drifts.
     std::vector<double> on, off;

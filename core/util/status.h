@@ -36,8 +36,7 @@ const char* StatusCodeName(StatusCode code);
 class Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
 
@@ -52,24 +51,12 @@ class Status {
   std::string message_;
 };
 
-inline Status InvalidArgumentError(std::string m) {
-  return Status(StatusCode::kInvalidArgument, std::move(m));
-}
-inline Status NotFoundError(std::string m) {
-  return Status(StatusCode::kNotFound, std::move(m));
-}
-inline Status InternalError(std::string m) {
-  return Status(StatusCode::kInternal, std::move(m));
-}
-inline Status FailedPreconditionError(std::string m) {
-  return Status(StatusCode::kFailedPrecondition, std::move(m));
-}
-inline Status UnavailableError(std::string m) {
-  return Status(StatusCode::kUnavailable, std::move(m));
-}
-inline Status ResourceExhaustedError(std::string m) {
-  return Status(StatusCode::kResourceExhausted, std::move(m));
-}
+inline Status InvalidArgumentError(std::string m) { return Status(StatusCode::kInvalidArgument, std::move(m)); }
+inline Status NotFoundError(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
+inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+inline Status FailedPreconditionError(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
+inline Status UnavailableError(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
+inline Status ResourceExhaustedError(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
 
 // Either a value or a non-OK Status. Accessing value() of an error is a
 // programming error (checked by assert in debug builds).
@@ -98,8 +85,8 @@ class StatusOr {
 
 // Returns early from the enclosing function with the Status of `expr` when it
 // is not OK.
-#define CAMSERVE_RETURN_IF_ERROR(expr)          \
-  do {                                          \
-    ::camserve::Status _status = (expr);        \
-    if (!_status.ok()) return _status;          \
+#define CAMSERVE_RETURN_IF_ERROR(expr)   \
+  do {                                   \
+    ::camserve::Status _status = (expr); \
+    if (!_status.ok()) return _status;   \
   } while (0)

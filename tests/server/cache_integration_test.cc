@@ -104,8 +104,7 @@ TEST_CASE("a repeated request is a cache hit with the same bytes, for every enco
   CHECK(stats.utilization() == Approx(static_cast<double>(stats.bytes()) / stats.capacity_bytes()));
 }
 
-TEST_CASE("every setting that changes the answer is part of the key; bypass_cache skips lookup and store",
-          "[cache]") {
+TEST_CASE("every setting that changes the answer is part of the key; bypass_cache skips lookup and store", "[cache]") {
   ServerProcess server;
   StartServer(server, {});
   auto stub = Connect(server);
@@ -162,7 +161,8 @@ TEST_CASE("the LRU limit holds over the wire and the cache survives a restart", 
   auto stub = Connect(server);
   const std::vector<std::string> images = DigitImages(5);
   std::vector<v1::ExplainResponse> first(5);
-  for (int i = 0; i < 5; ++i) first[i] = MustExplain(*stub, ImageRequest("i" + std::to_string(i), ReadBytes(images[i])));
+  for (int i = 0; i < 5; ++i)
+    first[i] = MustExplain(*stub, ImageRequest("i" + std::to_string(i), ReadBytes(images[i])));
   v1::GetCacheStatsResponse stats = CacheStats(*stub);
   CHECK(stats.entries() == 2);
   CHECK(stats.evictions() == 3);
@@ -225,10 +225,11 @@ TEST_CASE("identical concurrent requests are computed once; each keeps its own d
   const std::string image = ReadBytes(DigitImages(1)[0]);
   // The leader gives up after 400 ms; its computation goes on for the others.
   v1::ExplainResponse leader_response;
-  auto leader = std::async(std::launch::async,
-                           [&] { return Call(*stub, ImageRequest("leader", image), &leader_response, 400); });
-  REQUIRE(server.WaitForLogLine([](const std::string& l) { return l.find("queueing request_id=leader") != std::string::npos; },
-                                30000)
+  auto leader =
+      std::async(std::launch::async, [&] { return Call(*stub, ImageRequest("leader", image), &leader_response, 400); });
+  REQUIRE(server
+              .WaitForLogLine(
+                  [](const std::string& l) { return l.find("queueing request_id=leader") != std::string::npos; }, 30000)
               .ok());
   constexpr int kFollowers = 7;
   std::vector<v1::ExplainResponse> responses(kFollowers + 1);
@@ -266,8 +267,7 @@ TEST_CASE("identical concurrent requests are computed once; each keeps its own d
   for (int i = 0; i < kFollowers; ++i) CheckSameAnswer(responses[i], fresh);
 }
 
-TEST_CASE("a cache directory that cannot be opened disables the cache, or stops a server that requires it",
-          "[cache]") {
+TEST_CASE("a cache directory that cannot be opened disables the cache, or stops a server that requires it", "[cache]") {
   TempDir dir;
   {
     std::ofstream file(dir / "not_a_directory");
@@ -275,8 +275,9 @@ TEST_CASE("a cache directory that cannot be opened disables the cache, or stops 
   }
   ServerProcess server;
   StartServer(server, {"--cache-dir", dir / "not_a_directory"});
-  CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("HEATMAP CACHE DISABLED") != std::string::npos; },
-                              1000)
+  CHECK(server
+            .WaitForLogLine([](const std::string& l) { return l.find("HEATMAP CACHE DISABLED") != std::string::npos; },
+                            1000)
             .ok());
   auto stub = Connect(server);
   CHECK_FALSE(CacheStats(*stub).enabled());
@@ -285,10 +286,8 @@ TEST_CASE("a cache directory that cannot be opened disables the cache, or stops 
   CHECK_FALSE(MustExplain(*stub, ImageRequest("b", image)).cache_hit());
 
   ServerProcess strict;
-  const Status started = strict.Start({{"--model", DigitsModel(), "--cache-dir", dir / "not_a_directory",
-                                        "--cache-required", "true"},
-                                       {},
-                                       120000});
+  const Status started = strict.Start(
+      {{"--model", DigitsModel(), "--cache-dir", dir / "not_a_directory", "--cache-required", "true"}, {}, 120000});
   REQUIRE_FALSE(started.ok());
   CHECK_THAT(started.message(), Catch::Contains("cannot open the heatmap cache (cache.required=true)"));
   const StatusOr<int> exit_code = strict.Stop(SIGKILL);
@@ -302,11 +301,13 @@ TEST_CASE("a second server on the same cache directory gets a clear lock error, 
   StartServer(first, {"--cache-dir", dir / "cache"});
   ServerProcess second;
   StartServer(second, {"--cache-dir", dir / "cache"});
-  CHECK(second.WaitForLogLine([](const std::string& l) {
-                return l.find("HEATMAP CACHE DISABLED") != std::string::npos &&
-                       l.find("in use by another camserve process") != std::string::npos;
-              },
-                              1000)
+  CHECK(second
+            .WaitForLogLine(
+                [](const std::string& l) {
+                  return l.find("HEATMAP CACHE DISABLED") != std::string::npos &&
+                         l.find("in use by another camserve process") != std::string::npos;
+                },
+                1000)
             .ok());
   CHECK_FALSE(CacheStats(*Connect(second)).enabled());
   CHECK(CacheStats(*Connect(first)).enabled());
@@ -330,12 +331,14 @@ TEST_CASE("a full disk never fails a request: answers are computed, the error is
   REQUIRE(started.ok());
   auto stub = Connect(server);
   const std::vector<std::string> images = DigitImages(60);
-  for (const std::string& path : images) CHECK_FALSE(MustExplain(*stub, ImageRequest(path, ReadBytes(path))).cache_hit());
+  for (const std::string& path : images)
+    CHECK_FALSE(MustExplain(*stub, ImageRequest(path, ReadBytes(path))).cache_hit());
   const v1::GetCacheStatsResponse stats = CacheStats(*stub);
   CHECK(stats.errors() >= 1);
   CHECK(stats.entries() > 0);
   CHECK(stats.entries() < 60);
-  CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("write failed") != std::string::npos; }, 1000).ok());
+  CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("write failed") != std::string::npos; }, 1000)
+            .ok());
   // What was stored before the failure is still served, and right.
   const v1::ExplainRequest first = ImageRequest("first", ReadBytes(images[0]));
   const v1::ExplainResponse hit = MustExplain(*stub, first);
@@ -350,8 +353,8 @@ TEST_CASE("SIGKILL during a burst of writes: afterwards every answer is a miss o
           "[cache][crash]") {
   TempDir dir;
   // Batches of one: a fresh computation then matches the stored one bit for bit.
-  const std::vector<std::string> args = {"--cache-dir", dir / "cache", "--batcher-max-batch-size", "1",
-                                         "--batcher-max-queue-size", "1000"};
+  const std::vector<std::string> args = {
+      "--cache-dir", dir / "cache", "--batcher-max-batch-size", "1", "--batcher-max-queue-size", "1000"};
   const std::vector<std::string> images = DigitImages(300);
   std::mt19937 random(1123);
   int total_hits = 0;

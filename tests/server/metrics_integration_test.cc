@@ -102,8 +102,8 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
   const std::string digits = R"(model="digits_cnn")";
   CHECK(SampleValue(text, R"(camserve_requests_total{method="gradcam",model="digits_cnn",status="OK"})") == 4);
   CHECK(SampleValue(text, R"(camserve_requests_total{method="eigencam",model="digits_cnn",status="OK"})") == 1);
-  CHECK(SampleValue(text, R"(camserve_requests_total{method="unknown",model="digits_cnn",status="INVALID_ARGUMENT"})") ==
-        1);
+  CHECK(SampleValue(text,
+                    R"(camserve_requests_total{method="unknown",model="digits_cnn",status="INVALID_ARGUMENT"})") == 1);
   CHECK(SampleValue(text, R"(camserve_requests_total{method="unknown",model="unknown",status="NOT_FOUND"})") == 1);
   CHECK(CountLines(text, "camserve_requests_total{") == 4);
 
@@ -128,7 +128,9 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
   }
   CHECK(stage("gradcam", "forward", "sum").value_or(-1) == Approx(forward_us / 1e6).margin(1e-9));
   CHECK(stage("gradcam", "total", "sum").value_or(-1) == Approx(total_us / 1e6).margin(1e-9));
-  CHECK(SampleValue(text, R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="digits_cnn",stage="total",le="+Inf"})") ==
+  CHECK(SampleValue(
+            text,
+            R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="digits_cnn",stage="total",le="+Inf"})") ==
         4);
 
   CHECK(SampleValue(text, R"(camserve_batch_size_count{model="digits_cnn"})") == 4);
@@ -136,8 +138,8 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
   CHECK(SampleValue(text, "camserve_requests_in_flight") == 0);
   CHECK(SampleValue(text, R"(camserve_queue_depth{model="digits_cnn"})") == 0);
   CHECK(SampleValue(text, R"(camserve_queue_capacity{model="digits_cnn"})") == 256);
-  CHECK(SampleValue(text, R"(camserve_model_info{device="cpu",model="digits_cnn",version=")" + computed[0].model_version() +
-                              R"("})") == 1);
+  CHECK(SampleValue(text, R"(camserve_model_info{device="cpu",model="digits_cnn",version=")" +
+                              computed[0].model_version() + R"("})") == 1);
   CHECK(SampleValue(text, "camserve_cache_hits_total") == 1);
   CHECK(SampleValue(text, "camserve_cache_misses_total") == 3);
   CHECK(SampleValue(text, "camserve_cache_entries") == 3);
@@ -171,7 +173,8 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
     if (line.find("camserve_cache_bytes") == std::string::npos) without_cache += line + "\n";
   }
   WriteFile(temp.path() / "partial.txt", without_cache);
-  CHECK(testing::RunShellCommand(checker + (temp.path() / "partial.txt").string() + " --allow-missing camserve_gpu_", &output) == 1);
+  CHECK(testing::RunShellCommand(checker + (temp.path() / "partial.txt").string() + " --allow-missing camserve_gpu_",
+                                 &output) == 1);
   CHECK(output.find("camserve_cache_bytes") != std::string::npos);
 }
 
@@ -200,16 +203,15 @@ TEST_CASE("a taken metrics port stops startup with a message naming metrics_list
        {},
        120000});
   REQUIRE_FALSE(started.ok());
-  CHECK_THAT(started.message(), Catch::Contains("cannot serve metrics on 127.0.0.1:" +
-                                                std::to_string(first.metrics_port())));
+  CHECK_THAT(started.message(),
+             Catch::Contains("cannot serve metrics on 127.0.0.1:" + std::to_string(first.metrics_port())));
   CHECK_THAT(started.message(), Catch::Contains("(metrics_listen)"));
 }
 
 TEST_CASE("civetweb threads that cannot start stop startup with the cause (too much thread-local storage)") {
   ServerProcess server;
-  const Status started = server.Start({{"--model", testing::DigitsModel()},
-                                       {std::string("LD_PRELOAD=") + CAMSERVE_TEST_BIG_TLS_LIBRARY},
-                                       120000});
+  const Status started = server.Start(
+      {{"--model", testing::DigitsModel()}, {std::string("LD_PRELOAD=") + CAMSERVE_TEST_BIG_TLS_LIBRARY}, 120000});
   REQUIRE_FALSE(started.ok());
   CHECK_THAT(started.message(), Catch::Contains("cannot serve metrics on 127.0.0.1:0"));
   CHECK_THAT(started.message(), Catch::Contains("thread-local storage does not fit"));
@@ -252,11 +254,9 @@ class PrometheusProcess {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<std::string> args = {"prometheus",
-                                      "--config.file=" + config.string(),
-                                      "--storage.tsdb.path=" + (dir / "data").string(),
-                                      "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                      "--log.level=warn"};
+    std::vector<std::string> args = {"prometheus", "--config.file=" + config.string(),
+                                     "--storage.tsdb.path=" + (dir / "data").string(),
+                                     "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

@@ -155,9 +155,11 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
     v1::ExplainResponse response;
     auto call = std::async(std::launch::async,
                            [&] { return stub->Explain(&context, ImageRequest("gave-up", image), &response); });
-    REQUIRE(server.WaitForLogLine([](const std::string& l) { return l.find("queueing request_id=gave-up") != std::string::npos; },
-                                  30000)
-                .ok());
+    REQUIRE(
+        server
+            .WaitForLogLine(
+                [](const std::string& l) { return l.find("queueing request_id=gave-up") != std::string::npos; }, 30000)
+            .ok());
     context.TryCancel();
     CHECK(call.get().error_code() == grpc::CANCELLED);
     const std::string line = AccessLine(server, "gave-up");
@@ -174,9 +176,11 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
         request.set_bypass_cache(true);  // identical requests would otherwise share one computation
         return Call(*stub, request, &responses[i]);
       }));
-      REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; },
-                                    30000)
-                  .ok());
+      REQUIRE(
+          server
+              .WaitForLogLine(
+                  [&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; }, 30000)
+              .ok());
       REQUIRE(WaitForQueueDepth(server, "digits_cnn", i + 1));
     }
     v1::ExplainResponse rejected;
@@ -231,8 +235,8 @@ TEST_CASE("bad requests get clear statuses and the server keeps serving", "[serv
   overlay.mutable_tensor()->set_data(std::string(3 * 32 * 32 * 4, '\0'));
   overlay.set_encoding(v1::HEATMAP_ENCODING_PNG_OVERLAY);
   cases.push_back({"overlay without an image", overlay, grpc::INVALID_ARGUMENT, "PNG_OVERLAY needs an image"});
-  cases.push_back({"message over the receive limit", ImageRequest("big", std::string(200000, 'x')),
-                   grpc::RESOURCE_EXHAUSTED, ""});
+  cases.push_back(
+      {"message over the receive limit", ImageRequest("big", std::string(200000, 'x')), grpc::RESOURCE_EXHAUSTED, ""});
   for (const Case& c : cases) {
     v1::ExplainResponse response;
     grpc::Status status = Call(*stub, c.request, &response);
@@ -250,8 +254,8 @@ TEST_CASE("bad requests get clear statuses and the server keeps serving", "[serv
     REQUIRE(input.ok());
     v1::ExplainRequest raw;
     for (int64_t side : input->shape) raw.mutable_tensor()->add_shape(side);
-    raw.mutable_tensor()->set_data(std::string(reinterpret_cast<const char*>(input->data.data()),
-                                               input->data.size() * sizeof(float)));
+    raw.mutable_tensor()->set_data(
+        std::string(reinterpret_cast<const char*>(input->data.data()), input->data.size() * sizeof(float)));
     v1::ExplainResponse from_tensor;
     REQUIRE(Call(*stub, raw, &from_tensor).ok());
     CHECK(MaxAbsDiff(Floats(from_tensor.heatmap()), Floats(response.heatmap())) <= 1e-6);
@@ -358,7 +362,8 @@ TEST_CASE("ExplainStream answers every request by id, failures included", "[serv
   REQUIRE(access.ok());
   CHECK(access->front() == '{');
   CHECK(access->back() == '}');
-  CHECK_THAT(*access, Catch::Contains("\"rpc\":\"ExplainStream\"") && Catch::Contains("\"status\":\"INVALID_ARGUMENT\"") &&
+  CHECK_THAT(*access, Catch::Contains("\"rpc\":\"ExplainStream\"") &&
+                          Catch::Contains("\"status\":\"INVALID_ARGUMENT\"") &&
                           Catch::Contains("\"logger\":\"access\""));
   for (const std::string& line : server.LogLines()) {
     INFO(line);
@@ -370,8 +375,8 @@ TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[serve
   ServerProcess server;
   // Requests wait up to 1 s for company, in batches of at most 4, so most of
   // them are still queued when the signal arrives.
-  StartServer(server, {"--batcher-max-queue-delay-us", "1000000", "--batcher-max-batch-size", "4",
-                       "--logging-level", "debug"});
+  StartServer(server,
+              {"--batcher-max-queue-delay-us", "1000000", "--batcher-max-batch-size", "4", "--logging-level", "debug"});
   auto stub = Connect(server);
   const std::vector<std::string> images = DigitImages(8);
   std::vector<v1::ExplainResponse> responses(8);
@@ -383,7 +388,8 @@ TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[serve
   }
   for (int i = 0; i < 8; ++i) {
     const std::string needle = "queueing request_id=drain" + std::to_string(i);
-    REQUIRE(server.WaitForLogLine([&](const std::string& l) { return l.find(needle) != std::string::npos; }, 30000).ok());
+    REQUIRE(
+        server.WaitForLogLine([&](const std::string& l) { return l.find(needle) != std::string::npos; }, 30000).ok());
   }
   StatusOr<int> exit_code = server.Stop(SIGTERM, 60000);
   REQUIRE(exit_code.ok());
@@ -394,7 +400,8 @@ TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[serve
     CHECK(status.ok());
     CHECK(responses[i].heatmap().width() == 32);
   }
-  CHECK(server.WaitForLogLine([](const std::string& l) { return l.find("drained in") != std::string::npos; }, 1000).ok());
+  CHECK(
+      server.WaitForLogLine([](const std::string& l) { return l.find("drained in") != std::string::npos; }, 1000).ok());
 }
 
 TEST_CASE("camserve-bench drives the real server and reports what it measured", "[server]") {
@@ -403,9 +410,10 @@ TEST_CASE("camserve-bench drives the real server and reports what it measured", 
   const std::string prefix = "/tmp/camserve_bench_e2e_" + std::to_string(getpid());
   const char* bench = std::getenv("CAMSERVE_BENCH_BINARY");
   REQUIRE(bench != nullptr);
-  const std::string command = std::string(bench) + " --addr " + server.address() + " --image " + DigitImages(1)[0] +
-                              " --mode repeated --bypass-cache true --concurrency 1,2 --duration-s 1 --warmup-s 0 --json " + prefix + ".json --plot " +
-                              prefix + ".png > " + prefix + ".out 2>&1";
+  const std::string command =
+      std::string(bench) + " --addr " + server.address() + " --image " + DigitImages(1)[0] +
+      " --mode repeated --bypass-cache true --concurrency 1,2 --duration-s 1 --warmup-s 0 --json " + prefix +
+      ".json --plot " + prefix + ".png > " + prefix + ".out 2>&1";
   // --mode repeated: the 32x32 digits are too small for unique copies.
   INFO(command);
   REQUIRE(std::system(command.c_str()) == 0);

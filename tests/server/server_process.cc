@@ -101,8 +101,8 @@ Status ServerProcess::Start(const Options& options) {
   reader_ = std::thread([this, fd = pipe_fds[0]] { ReadLog(fd); });
 
   static const std::regex kListening(R"(listening on ([^ "]+):([0-9]+))");
-  StatusOr<std::string> line = WaitForLogLine(
-      [](const std::string& l) { return std::regex_search(l, kListening); }, options.startup_timeout_ms);
+  StatusOr<std::string> line =
+      WaitForLogLine([](const std::string& l) { return std::regex_search(l, kListening); }, options.startup_timeout_ms);
   if (!line.ok()) {
     std::string tail;
     std::vector<std::string> lines = LogLines();
@@ -136,8 +136,8 @@ StatusOr<int> ServerProcess::Stop(int signal, int timeout_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return Status(StatusCode::kDeadlineExceeded,
-                "camserve did not exit within " + std::to_string(timeout_ms) + " ms of signal " + std::to_string(signal));
+  return Status(StatusCode::kDeadlineExceeded, "camserve did not exit within " + std::to_string(timeout_ms) +
+                                                   " ms of signal " + std::to_string(signal));
 }
 
 std::vector<std::string> ServerProcess::LogLines() const {
@@ -156,8 +156,7 @@ StatusOr<std::string> ServerProcess::WaitForLogLine(const std::function<bool(con
     }
     if (log_closed_) return UnavailableError("the server closed its log (exited) before the line appeared");
     if (log_changed_.wait_until(lock, deadline) == std::cv_status::timeout && checked == log_lines_.size()) {
-      return Status(StatusCode::kDeadlineExceeded,
-                    "no matching log line within " + std::to_string(timeout_ms) + " ms");
+      return Status(StatusCode::kDeadlineExceeded, "no matching log line within " + std::to_string(timeout_ms) + " ms");
     }
   }
 }

@@ -71,8 +71,7 @@ class ServerProcess {
   std::vector<std::string> LogLines() const;
   // Waits up to `timeout_ms` for a log line for which `matches` is true and
   // returns it.
-  StatusOr<std::string> WaitForLogLine(const std::function<bool(const std::string&)>& matches,
-                                       int timeout_ms) const;
+  StatusOr<std::string> WaitForLogLine(const std::function<bool(const std::string&)>& matches, int timeout_ms) const;
 
   // -- implementation details follow ---------------------------------------
  private:

@@ -69,7 +69,7 @@ inline v1::ExplainRequest ImageRequest(const std::string& id, const std::string&
 }
 
 inline grpc::Status Call(v1::Explainer::Stub& stub, const v1::ExplainRequest& request, v1::ExplainResponse* response,
-                  int deadline_ms = 60000) {
+                         int deadline_ms = 60000) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
   return stub.Explain(&context, request, response);
@@ -79,7 +79,9 @@ inline grpc::Status Call(v1::Explainer::Stub& stub, const v1::ExplainRequest& re
 inline std::string AccessLine(const ServerProcess& server, const std::string& request_id) {
   const std::string needle = "request_id=\"" + request_id + "\"";
   StatusOr<std::string> line = server.WaitForLogLine(
-      [&](const std::string& l) { return l.find(" access ") != std::string::npos && l.find(needle) != std::string::npos; },
+      [&](const std::string& l) {
+        return l.find(" access ") != std::string::npos && l.find(needle) != std::string::npos;
+      },
       30000);
   INFO(line.status().ToString());
   REQUIRE(line.ok());

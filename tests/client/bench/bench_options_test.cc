@@ -102,9 +102,8 @@ TEST_CASE("Every flag is read", "[bench_options]") {
 }
 
 TEST_CASE("--rate makes open-loop levels", "[bench_options]") {
-  const StatusOr<BenchOptions> options =
-      Parse({"--image", "x.png", "--rate", "5,12.5", "--arrivals", "constant", "--seed", "7",
-             "--mode", "repeated", "--encoding", "uint8"});
+  const StatusOr<BenchOptions> options = Parse({"--image", "x.png", "--rate", "5,12.5", "--arrivals", "constant",
+                                                "--seed", "7", "--mode", "repeated", "--encoding", "uint8"});
   INFO(options.status().ToString());
   REQUIRE(options.ok());
   REQUIRE(options->levels.size() == 2);
@@ -165,10 +164,9 @@ TEST_CASE("Encodings round-trip through their flag names", "[bench_options]") {
 
 TEST_CASE("Help lists the shared request flags and the bench's own", "[bench_options]") {
   const auto help = BenchFlagHelp();
-  for (const char* flag :
-       {"addr",          "image",    "concurrency", "rate",  "duration-s", "warmup-s",    "mode",
-        "unique-images", "encoding", "csv",         "json",  "plot",       "deadline-ms", "model",
-        "method",        "layer",    "class",       "top-k", "resolution", "bypass-cache"}) {
+  for (const char* flag : {"addr",          "image",    "concurrency", "rate",  "duration-s", "warmup-s",    "mode",
+                           "unique-images", "encoding", "csv",         "json",  "plot",       "deadline-ms", "model",
+                           "method",        "layer",    "class",       "top-k", "resolution", "bypass-cache"}) {
     CHECK(help.count(flag) == 1);
   }
 }

@@ -59,8 +59,7 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 TEST_CASE("CSV has a header and one row per level", "[bench_report]") {
-  const std::vector<std::string> lines =
-      Lines(FormatCsv({ClosedLoopReport(), FailedOpenLoopReport()}));
+  const std::vector<std::string> lines = Lines(FormatCsv({ClosedLoopReport(), FailedOpenLoopReport()}));
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] ==
         "load,concurrency,rate_rps,duration_s,ok,errors,throughput_rps,p50_ms,p90_ms,p99_ms,"
@@ -111,13 +110,10 @@ TEST_CASE("The table shows both views and the first error of each code", "[bench
   CHECK(lines[3] ==
         "rate 7.5 req/s             0        15      0.00         -         -         -         -"
         "         -");
-  CHECK(table.find("queue preprocess    forward   backward        cam     encode      total") !=
-        std::string::npos);
-  CHECK(table.find("concurrency 2            1.50       25.0       0.50       1.25      40.00") !=
-        std::string::npos);
+  CHECK(table.find("queue preprocess    forward   backward        cam     encode      total") != std::string::npos);
+  CHECK(table.find("concurrency 2            1.50       25.0       0.50       1.25      40.00") != std::string::npos);
   CHECK(table.find("concurrency 2: 3 x UNAVAILABLE (first: queue full)") != std::string::npos);
-  CHECK(table.find("rate 7.5 req/s: 15 x UNAVAILABLE (first: connection refused)") !=
-        std::string::npos);
+  CHECK(table.find("rate 7.5 req/s: 15 x UNAVAILABLE (first: connection refused)") != std::string::npos);
 }
 
 }  // namespace

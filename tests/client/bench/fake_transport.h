@@ -31,9 +31,7 @@ inline CallOutcome AlwaysOk(uint64_t) {
 class ThreadedFakeTransport : public ExplainTransport {
  public:
   ThreadedFakeTransport(std::chrono::microseconds answer_delay, OutcomeFor outcome_for)
-      : answer_delay_(answer_delay),
-        outcome_for_(std::move(outcome_for)),
-        worker_([this] { AnswerUntilStopped(); }) {}
+      : answer_delay_(answer_delay), outcome_for_(std::move(outcome_for)), worker_([this] { AnswerUntilStopped(); }) {}
 
   ~ThreadedFakeTransport() override {
     {

@@ -152,13 +152,11 @@ TEST_CASE("A closed-loop level through gRPC collects the server's numbers", "[gr
   LoadGenerator::Options options;
   options.warmup_s = 0.05;
   options.duration_s = 0.3;
-  StatusOr<std::unique_ptr<LoadGenerator>> generator =
-      LoadGenerator::Create(options, &transport, &images);
+  StatusOr<std::unique_ptr<LoadGenerator>> generator = LoadGenerator::Create(options, &transport, &images);
   REQUIRE(generator.ok());
-  const LevelReport report =
-      SummarizeLevel({4, 0}, options.duration_s, (*generator)->RunLevel({4, 0}));
-  INFO("sent " << (*generator)->requests_sent() << ", ok " << report.ok << ", errors "
-               << report.errors << ", max latency " << report.max_ms << " ms");
+  const LevelReport report = SummarizeLevel({4, 0}, options.duration_s, (*generator)->RunLevel({4, 0}));
+  INFO("sent " << (*generator)->requests_sent() << ", ok " << report.ok << ", errors " << report.errors
+               << ", max latency " << report.max_ms << " ms");
   CHECK(report.ok > 0);
   CHECK(report.errors == 0);
   CHECK(report.mean_batch_size == 3);

@@ -18,8 +18,7 @@ DecodedImage GradientImage(int width, int height) {
   image.width = width;
   image.height = height;
   image.rgb.resize(static_cast<size_t>(width) * height * 3);
-  for (size_t i = 0; i < image.rgb.size(); ++i)
-    image.rgb[i] = static_cast<uint8_t>(i / 3 % 200 + 20);
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i / 3 % 200 + 20);
   return image;
 }
 
@@ -47,7 +46,7 @@ TEST_CASE("StampValue writes one 8x8 cell per bit, least significant first", "[i
   CHECK(pixel(8, 0) == 255);  // bit 1 = 1
   CHECK(pixel(16, 3) == 0);   // bit 2 = 0, in the clipped cell
   CHECK(pixel(19, 7) == 0);
-  CHECK(pixel(0, 8) == 255);  // bit 3 = 1, next row of cells
+  CHECK(pixel(0, 8) == 255);                                          // bit 3 = 1, next row of cells
   CHECK(pixel(8, 8) == GradientImage(20, 20).rgb[(8 * 20 + 8) * 3]);  // untouched
 }
 
@@ -92,12 +91,10 @@ TEST_CASE("MakeRequestImages: file bytes when repeated, a pool when unique", "[i
   const std::string png = AsPng(GradientImage(64, 64));
   UniquePoolOptions options;
   options.count = 5;
-  const StatusOr<std::vector<std::string>> repeated =
-      MakeRequestImages(png, ImageMode::kRepeated, options);
+  const StatusOr<std::vector<std::string>> repeated = MakeRequestImages(png, ImageMode::kRepeated, options);
   REQUIRE(repeated.ok());
   CHECK(repeated.value() == std::vector<std::string>{png});
-  const StatusOr<std::vector<std::string>> unique =
-      MakeRequestImages(png, ImageMode::kUnique, options);
+  const StatusOr<std::vector<std::string>> unique = MakeRequestImages(png, ImageMode::kUnique, options);
   REQUIRE(unique.ok());
   CHECK(unique->size() == 5);
 }
@@ -105,23 +102,19 @@ TEST_CASE("MakeRequestImages: file bytes when repeated, a pool when unique", "[i
 TEST_CASE("Pool errors name the problem", "[image_pool]") {
   UniquePoolOptions options;
   options.count = 2048;  // 11 + 24 bits
-  const StatusOr<std::vector<std::string>> tiny =
-      MakeUniqueJpegPool(GradientImage(40, 48), options);
+  const StatusOr<std::vector<std::string>> tiny = MakeUniqueJpegPool(GradientImage(40, 48), options);
   CHECK(tiny.status().code() == StatusCode::kInvalidArgument);
   CHECK(tiny.status().message().find("40x48 has 30 8x8 cells, 35 needed") != std::string::npos);
   options.count = 2;  // 1 + 24 bits fit in 30 cells
   CHECK(MakeUniqueJpegPool(GradientImage(40, 48), options).ok());
 
   options.count = 0;
-  CHECK(MakeUniqueJpegPool(GradientImage(16, 16), options).status().message().find("was 0") !=
-        std::string::npos);
+  CHECK(MakeUniqueJpegPool(GradientImage(16, 16), options).status().message().find("was 0") != std::string::npos);
   options.count = 2;
   options.jpeg_quality = 101;
-  CHECK(MakeUniqueJpegPool(GradientImage(16, 16), options).status().message().find("was 101") !=
-        std::string::npos);
+  CHECK(MakeUniqueJpegPool(GradientImage(16, 16), options).status().message().find("was 101") != std::string::npos);
 
-  const StatusOr<std::vector<std::string>> not_image =
-      MakeRequestImages("GIF89a...", ImageMode::kRepeated, {});
+  const StatusOr<std::vector<std::string>> not_image = MakeRequestImages("GIF89a...", ImageMode::kRepeated, {});
   CHECK(not_image.status().code() == StatusCode::kInvalidArgument);
 }
 

@@ -101,8 +101,7 @@ TEST_CASE("Sizes out of range are INVALID_ARGUMENT naming the size", "[latency_p
        {std::pair{199, 500}, std::pair{800, 149}, std::pair{10001, 500}, std::pair{0, 0}}) {
     const StatusOr<LatencyPlot> plot = LatencyPlot::Create(kPoints, {width, height});
     CHECK(plot.status().code() == StatusCode::kInvalidArgument);
-    CHECK(plot.status().message().find(std::to_string(width) + "x" + std::to_string(height)) !=
-          std::string::npos);
+    CHECK(plot.status().message().find(std::to_string(width) + "x" + std::to_string(height)) != std::string::npos);
   }
 }
 

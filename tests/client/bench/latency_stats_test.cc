@@ -62,8 +62,7 @@ TEST_CASE("Nearest-rank percentiles round the rank up", "[latency_stats]") {
   CHECK(NearestRankPercentile(four, 25) == 10);
 }
 
-TEST_CASE("SummarizeLevel computes percentiles, throughput and means of OK answers",
-          "[latency_stats]") {
+TEST_CASE("SummarizeLevel computes percentiles, throughput and means of OK answers", "[latency_stats]") {
   std::vector<LatencySample> samples;
   // Latencies 10..1 (unsorted on purpose), batch sizes 1 and 3, every
   // other answer a cache hit, stage s of sample i = 100 * (i + 1) * (s + 1) us.
@@ -98,8 +97,7 @@ TEST_CASE("SummarizeLevel computes percentiles, throughput and means of OK answe
 }
 
 TEST_CASE("A level without OK answers has NaN statistics and zero throughput", "[latency_stats]") {
-  const LevelReport report =
-      SummarizeLevel({0, 5.0}, 1.0, {ErrorSample(static_cast<StatusCode>(7), "no")});
+  const LevelReport report = SummarizeLevel({0, 5.0}, 1.0, {ErrorSample(static_cast<StatusCode>(7), "no")});
   CHECK(report.ok == 0);
   CHECK(report.errors == 1);
   CHECK(report.errors_by_code.count("PERMISSION_DENIED") == 1);

@@ -24,11 +24,9 @@ LoadGenerator::Options ShortWindow(double warmup_s, double duration_s) {
   return options;
 }
 
-std::unique_ptr<LoadGenerator> MakeGenerator(const LoadGenerator::Options& options,
-                                             ExplainTransport* transport,
+std::unique_ptr<LoadGenerator> MakeGenerator(const LoadGenerator::Options& options, ExplainTransport* transport,
                                              const std::vector<std::string>* images) {
-  StatusOr<std::unique_ptr<LoadGenerator>> generator =
-      LoadGenerator::Create(options, transport, images);
+  StatusOr<std::unique_ptr<LoadGenerator>> generator = LoadGenerator::Create(options, transport, images);
   INFO(generator.status().ToString());
   REQUIRE(generator.ok());
   return std::move(generator).value();
@@ -142,18 +140,14 @@ TEST_CASE("Create rejects bad options", "[load_generator]") {
   const std::vector<std::string> images = {"a"};
   const std::vector<std::string> none;
   InlineFakeTransport transport;
-  CHECK(LoadGenerator::Create(ShortWindow(-1, 1), &transport, &images)
-            .status()
-            .message()
-            .find("warmup_s must be >= 0") != std::string::npos);
-  CHECK(LoadGenerator::Create(ShortWindow(0, 0), &transport, &images)
-            .status()
-            .message()
-            .find("duration_s must be > 0") != std::string::npos);
-  CHECK(LoadGenerator::Create(ShortWindow(0, 1), nullptr, &images).status().code() ==
-        StatusCode::kInvalidArgument);
-  CHECK(LoadGenerator::Create(ShortWindow(0, 1), &transport, &none).status().message() ==
-        "no images to send");
+  CHECK(
+      LoadGenerator::Create(ShortWindow(-1, 1), &transport, &images).status().message().find("warmup_s must be >= 0") !=
+      std::string::npos);
+  CHECK(
+      LoadGenerator::Create(ShortWindow(0, 0), &transport, &images).status().message().find("duration_s must be > 0") !=
+      std::string::npos);
+  CHECK(LoadGenerator::Create(ShortWindow(0, 1), nullptr, &images).status().code() == StatusCode::kInvalidArgument);
+  CHECK(LoadGenerator::Create(ShortWindow(0, 1), &transport, &none).status().message() == "no images to send");
 }
 
 }  // namespace

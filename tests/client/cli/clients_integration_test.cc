@@ -31,8 +31,8 @@
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "client/common/grpc_channel.h"
 #include "core/image/image_decoder.h"
-#include "tests/temp_dir.h"
 #include "tests/server/server_process.h"
+#include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {
@@ -127,16 +127,15 @@ CommandResult RunPythonClient(const TempDir& stubs_dir, std::vector<std::string>
       RunCommand({"/bin/bash", source_dir + "/client/python/generate_stubs.sh", stubs_dir.path().string()});
   INFO(generated.output);
   REQUIRE(generated.exit_code == 0);
-  args.insert(args.begin(), {Env("CAMSERVE_PYTHON"), source_dir + "/client/python/camserve_client.py",
-                             "--stubs", stubs_dir.path().string(), "--addr", DigitsServer().address()});
+  args.insert(args.begin(), {Env("CAMSERVE_PYTHON"), source_dir + "/client/python/camserve_client.py", "--stubs",
+                             stubs_dir.path().string(), "--addr", DigitsServer().address()});
   return RunCommand(args);
 }
 
 // The first `count` held-out digits, copied into `dir`; returns their paths.
 std::vector<std::string> CopyHeldOutDigits(const fs::path& dir, int count) {
   std::vector<fs::path> digits;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(Env("CAMSERVE_MODEL_DIR") + "/digits_holdout")) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(Env("CAMSERVE_MODEL_DIR") + "/digits_holdout")) {
     if (entry.path().extension() == ".png") digits.push_back(entry.path());
   }
   REQUIRE(static_cast<int>(digits.size()) >= count);
@@ -188,8 +187,7 @@ NpyArray ReadNpy(const std::string& path) {
   INFO(path);
   REQUIRE(npy.size() >= 10);
   REQUIRE(npy.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));  // version 1.0
-  const size_t header_bytes =
-      10 + (static_cast<unsigned char>(npy[8]) | static_cast<unsigned char>(npy[9]) << 8);
+  const size_t header_bytes = 10 + (static_cast<unsigned char>(npy[8]) | static_cast<unsigned char>(npy[9]) << 8);
   REQUIRE(header_bytes % 64 == 0);
   const std::string header = npy.substr(10, header_bytes - 10);
   REQUIRE_THAT(header, Contains("'descr': '<f4'") && Contains("'fortran_order': False"));
@@ -251,8 +249,7 @@ TEST_CASE("camserve-client explains a folder into files that match a direct Expl
     CheckNpyHoldsHeatmap(stem + ".npy", expected.heatmap());
     CheckPngSize(stem + ".heatmap.png", width, height);
     CheckPngSize(stem + ".overlay.png", width, height);
-    CHECK_THAT(run.output,
-               Contains(image + ": explained class " + std::to_string(expected.target_class()) + " "));
+    CHECK_THAT(run.output, Contains(image + ": explained class " + std::to_string(expected.target_class()) + " "));
   }
 }
 

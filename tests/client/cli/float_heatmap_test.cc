@@ -50,14 +50,12 @@ TEST_CASE("A heatmap that breaks the API's contract is INTERNAL", "[float_heatma
   CHECK(wrong_encoding.status().code() == StatusCode::kInternal);
   CHECK_THAT(wrong_encoding.status().message(), Contains("HEATMAP_ENCODING_PNG_HEATMAP"));
 
-  const StatusOr<FloatHeatmap> short_data =
-      FloatHeatmapFromProto(Float32Heatmap(2, 2, std::string(15, '\0')));
+  const StatusOr<FloatHeatmap> short_data = FloatHeatmapFromProto(Float32Heatmap(2, 2, std::string(15, '\0')));
   CHECK(short_data.status().code() == StatusCode::kInternal);
   CHECK_THAT(short_data.status().message(), Contains("15 bytes") && Contains("expected 16"));
 
   CHECK(FloatHeatmapFromProto(Float32Heatmap(0, 3, "")).status().code() == StatusCode::kInternal);
-  CHECK(FloatHeatmapFromProto(Float32Heatmap(-1, -4, std::string(16, '\0'))).status().code() ==
-        StatusCode::kInternal);
+  CHECK(FloatHeatmapFromProto(Float32Heatmap(-1, -4, std::string(16, '\0'))).status().code() == StatusCode::kInternal);
 }
 
 TEST_CASE("Resizing to the same size keeps the values", "[float_heatmap]") {

@@ -34,8 +34,7 @@ TEST_CASE("A 2x3 array has numpy's exact bytes", "[npy_writer]") {
   REQUIRE(npy.size() == 128 + 4 * values.size());
   CHECK(npy.substr(0, 128) == expected_header);
   // Little-endian IEEE 754: 1.0f = 0x3f800000, -2.0f = 0xc0000000, 0.5f = 0x3f000000.
-  CHECK(npy.substr(128, 16) ==
-        std::string("\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x00\x00\x3f", 16));
+  CHECK(npy.substr(128, 16) == std::string("\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x00\x00\x3f", 16));
 }
 
 TEST_CASE("The data starts at a multiple of 64 bytes for any shape", "[npy_writer]") {
@@ -67,8 +66,7 @@ TEST_CASE("numpy.load reads the array back", "[npy_writer]") {
   for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(static_cast<float>(i)) * 1e3f;
   TempDir dir;
   const std::string npy = EncodeNpyFloat32(values.data(), 7, 5);
-  std::ofstream(dir / "heatmap.npy", std::ios::binary)
-      .write(npy.data(), static_cast<std::streamsize>(npy.size()));
+  std::ofstream(dir / "heatmap.npy", std::ios::binary).write(npy.data(), static_cast<std::streamsize>(npy.size()));
   // The same floats as raw native bytes (little-endian on every platform we build on).
   std::ofstream(dir / "heatmap.raw", std::ios::binary)
       .write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(4 * values.size()));

@@ -69,8 +69,7 @@ TEST_CASE("Several images on a terminal: a bar redrawn in place", "[progress_rep
   CHECK(out.Contents() == "report a\nreport b\n");
   const std::string erase = "\r\033[K";
   CHECK(err.Contents() == erase + "[" + std::string(15, '#') + std::string(15, '-') + "] 1/2" + erase + "[" +
-                              std::string(30, '#') + "] 2/2" + erase +
-                              "camserve-client: explained 2 of 2 images\n");
+                              std::string(30, '#') + "] 2/2" + erase + "camserve-client: explained 2 of 2 images\n");
 }
 
 TEST_CASE("Reports from many threads never interleave", "[progress_reporter]") {
@@ -80,8 +79,7 @@ TEST_CASE("Reports from many threads never interleave", "[progress_reporter]") {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&reporter, i] {
-      reporter.Finished(std::to_string(i), Status::Ok(),
-                        std::string(4000, static_cast<char>('a' + i)) + "\n");
+      reporter.Finished(std::to_string(i), Status::Ok(), std::string(4000, static_cast<char>('a' + i)) + "\n");
     });
   }
   for (std::thread& thread : threads) thread.join();

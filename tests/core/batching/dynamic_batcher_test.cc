@@ -17,9 +17,9 @@ using Ids = std::vector<int>;
 // What the batcher did: batches given to the processor, tasks ended early.
 struct Recorder {
   std::mutex mu;
-  std::vector<Ids> batches;           // guarded by mu
-  std::map<int, Status> early;        // guarded by mu
-  std::vector<std::string> groups;    // one per batch; "mixed" if not uniform; guarded by mu
+  std::vector<Ids> batches;         // guarded by mu
+  std::map<int, Status> early;      // guarded by mu
+  std::vector<std::string> groups;  // one per batch; "mixed" if not uniform; guarded by mu
 
   size_t BatchCount() {
     std::lock_guard<std::mutex> lock(mu);
@@ -312,9 +312,12 @@ TEST_CASE("options are validated with the field and its value") {
         Case{with([](auto& o) { o.max_queue_size = 0; }), "max_queue_size must be >= 1; was 0"},
         Case{with([](auto& o) { o.priority_levels = 0; }), "priority_levels must be >= 1; was 0"},
         Case{with([](auto& o) { o.worker_count = 0; }), "worker_count must be >= 1; was 0"},
-        Case{with([](auto& o) { o.preferred_batch_sizes = {4, 9}; }),
+        Case{with([](auto& o) {
+               o.preferred_batch_sizes = {4, 9};
+             }),
              "preferred_batch_sizes entries must be in [1, max_batch_size]; was 9"}}) {
-    auto batcher = DynamicBatcher::Create(c.options, [](DynamicBatcher::Batch) {}, std::make_shared<FakeClock>());
+    auto batcher = DynamicBatcher::Create(
+        c.options, [](DynamicBatcher::Batch) {}, std::make_shared<FakeClock>());
     REQUIRE_FALSE(batcher.ok());
     CHECK(batcher.status().code() == StatusCode::kInvalidArgument);
     CHECK(batcher.status().message() == c.message);

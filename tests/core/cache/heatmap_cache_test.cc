@@ -2,8 +2,8 @@
 
 #include <sys/resource.h>
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
 #include <list>

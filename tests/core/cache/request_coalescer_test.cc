@@ -1,7 +1,7 @@
 #include "core/cache/request_coalescer.h"
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>

@@ -1,7 +1,7 @@
 #include "core/config/server_config.h"
 
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cctype>
 #include <filesystem>
@@ -37,8 +37,8 @@ TEST_CASE("defaults hold without file, environment or flags") {
 }
 
 TEST_CASE("the four flags scripts depend on work exactly so") {
-  StatusOr<ServerConfig> config = Load({"--model", "/m/resnet50.pt", "--listen", "127.0.0.1:7001",
-                                        "--metrics-listen", "127.0.0.1:7002", "--cache-dir", "/tmp/c"});
+  StatusOr<ServerConfig> config = Load({"--model", "/m/resnet50.pt", "--listen", "127.0.0.1:7001", "--metrics-listen",
+                                        "127.0.0.1:7002", "--cache-dir", "/tmp/c"});
   INFO(config.status().ToString());
   REQUIRE(config.ok());
   REQUIRE(config->models.size() == 1);
@@ -52,11 +52,12 @@ TEST_CASE("the four flags scripts depend on work exactly so") {
 TEST_CASE("layers override in order: file < environment < flags") {
   const std::string yaml = WriteYaml(
       "listen: 0.0.0.0:1000\nbatcher:\n  max_batch_size: 16\n  preferred_batch_sizes: [4, 8]\n"
-      "  max_queue_delay_us: 500\ncache:\n  enabled: false\nmodels:\n  - path: /m/a.pt\n  - name: bee\n    path: /m/b.pt\n");
+      "  max_queue_delay_us: 500\ncache:\n  enabled: false\nmodels:\n  - path: /m/a.pt\n  - name: bee\n    path: "
+      "/m/b.pt\n");
   StatusOr<ServerConfig> config =
-      Load({"--config", yaml.c_str(), "--batcher-max-batch-size=32"},
-           {{"CAMSERVE_BATCHER_MAX_BATCH_SIZE", "24"}, {"CAMSERVE_BATCHER_MAX_QUEUE_DELAY_US", "700"},
-            {"CAMSERVE_LOGGING_FORMAT", "json"}});
+      Load({"--config", yaml.c_str(), "--batcher-max-batch-size=32"}, {{"CAMSERVE_BATCHER_MAX_BATCH_SIZE", "24"},
+                                                                       {"CAMSERVE_BATCHER_MAX_QUEUE_DELAY_US", "700"},
+                                                                       {"CAMSERVE_LOGGING_FORMAT", "json"}});
   INFO(config.status().ToString());
   REQUIRE(config.ok());
   CHECK(config->listen == "0.0.0.0:1000");
@@ -87,16 +88,19 @@ TEST_CASE("bad values stop loading with the key, the value and the source") {
     const char* message;
   };
   for (const Case& c : {
-           Case{{"--batcher-max-batch-size", "x"}, {},
+           Case{{"--batcher-max-batch-size", "x"},
+                {},
                 "batcher.max_batch_size: 'x' is not an integer (from flag --batcher-max-batch-size)"},
            Case{{"--batcher-max-batch-size", "0"}, {}, "batcher.max_batch_size: '0' must be >= 1"},
-           Case{{}, {{"CAMSERVE_LISTEN", "localhost"}},
+           Case{{},
+                {{"CAMSERVE_LISTEN", "localhost"}},
                 "listen: 'localhost' is not HOST:PORT (from environment CAMSERVE_LISTEN)"},
            Case{{"--listen", "127.0.0.1:70000"}, {}, "listen: '127.0.0.1:70000' has a port above 65535"},
            Case{{"--cache-enabled", "maybe"}, {}, "cache.enabled: 'maybe' is not a boolean"},
            Case{{"--logging-level", "loud"}, {}, "logging.level: 'loud' is not one of trace, debug"},
            Case{{"--device", "tpu"}, {}, "device: 'tpu' is not auto, cpu or cuda[:N]"},
-           Case{{"--batcher-preferred-batch-sizes", "4,64"}, {},
+           Case{{"--batcher-preferred-batch-sizes", "4,64"},
+                {},
                 "batcher.preferred_batch_sizes: 64 exceeds batcher.max_batch_size 8"},
            Case{{"--no-such-flag", "1"}, {}, "unknown flag --no-such-flag"},
            Case{{"--listen"}, {}, "flag --listen needs a value"},
@@ -161,7 +165,8 @@ TEST_CASE("every key is documented in docs/configuration.md with its default, fl
     std::string flag = key.name, variable = "CAMSERVE_" + key.name;
     for (char& c : flag) c = (c == '.' || c == '_') ? '-' : c;
     for (char& c : variable) c = c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const std::string row = "| `" + key.name + "` | `" + key.default_value + "` | `--" + flag + "` | `" + variable + "` |";
+    const std::string row =
+        "| `" + key.name + "` | `" + key.default_value + "` | `--" + flag + "` | `" + variable + "` |";
     INFO(row);
     CHECK(doc.find(row) != std::string::npos);
   }

@@ -44,12 +44,11 @@ TEST_CASE("the reference BLAS is detected as such") {
   }
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   std::string output;
-  REQUIRE(testing::RunShellCommand("LD_LIBRARY_PATH=" + std::string(kReferenceBlasDir) + " '" + self +
-                                   "' '[.blas_probe]'",
-                                   &output) == 0);
+  REQUIRE(testing::RunShellCommand(
+              "LD_LIBRARY_PATH=" + std::string(kReferenceBlasDir) + " '" + self + "' '[.blas_probe]'", &output) == 0);
   INFO(output);
-  CHECK(output.find("blas_probe: the reference BLAS (" + std::string(kReferenceBlasDir) +
-                    "/libblas.so.3") != std::string::npos);
+  CHECK(output.find("blas_probe: the reference BLAS (" + std::string(kReferenceBlasDir) + "/libblas.so.3") !=
+        std::string::npos);
   CHECK(output.find("| reference=1") != std::string::npos);
 }
 

@@ -66,11 +66,11 @@ TEST_CASE("bad engine options and models are refused clearly") {
     std::string model, device, precision, reason;
   };
   const std::string good = ModelDir() + "/digits_cnn.pt";
-  for (const Case& c : {Case{"/nonexistent/model.pt", "cpu", "fp32", "cannot load TorchScript model"},
-                        Case{ModelDir() + "/digits_cnn.yaml", "cpu", "fp32", "cannot load TorchScript model"},
-                        Case{good, "tpu", "fp32", "not a device name"},
-                        Case{good, "cpu", "fp16", "needs a CUDA device"},
-                        Case{good, "cpu", "int4", "not one of fp32, fp16, bf16"}}) {
+  for (const Case& c :
+       {Case{"/nonexistent/model.pt", "cpu", "fp32", "cannot load TorchScript model"},
+        Case{ModelDir() + "/digits_cnn.yaml", "cpu", "fp32", "cannot load TorchScript model"},
+        Case{good, "tpu", "fp32", "not a device name"}, Case{good, "cpu", "fp16", "needs a CUDA device"},
+        Case{good, "cpu", "int4", "not one of fp32, fp16, bf16"}}) {
     INFO(c.reason);
     EngineOptions options;
     options.model_path = c.model;
@@ -90,7 +90,8 @@ TEST_CASE("explanations of a batch equal the same explanations one by one") {
   for (CamMethodKind method : AllCamMethods()) {
     INFO(CamMethodName(method));
     std::vector<ExplainItem> items;
-    for (size_t i = 0; i < inputs.size(); ++i) items.push_back(Item(inputs[i], targets[i], HeatmapResolution::kFeature));
+    for (size_t i = 0; i < inputs.size(); ++i)
+      items.push_back(Item(inputs[i], targets[i], HeatmapResolution::kFeature));
     StatusOr<BatchResult> batch = engine->Explain({method, "layer4"}, items);
     REQUIRE(batch.ok());
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -156,8 +157,7 @@ TEST_CASE("bad requests are INVALID_ARGUMENT and the engine keeps working") {
   for (const Case& c : {Case{{Item(input, 10)}, "", "target_class 10 is out of range"},
                         Case{{Item(input, -1)}, "", "target_class -1 is out of range"},
                         Case{{Item(input, std::nullopt, HeatmapResolution::kInput, -2)}, "", "top_k must be >= 0"},
-                        Case{{Item(input), Item(other_shape)}, "", "same shape"},
-                        Case{{}, "", "empty batch"},
+                        Case{{Item(input), Item(other_shape)}, "", "same shape"}, Case{{}, "", "empty batch"},
                         Case{{Item(input)}, "block9", "usable layers: block1"},
                         Case{{Item(input)}, "fc", "CAM methods need [N, C, H, W]"}}) {
     INFO(c.reason);
@@ -177,9 +177,8 @@ TEST_CASE("bad layer paths list the usable layers, and the engine keeps working"
     StatusOr<BatchResult> result = engine->Explain({CamMethodKind::kGradCam, path}, {Item(input)});
     REQUIRE_FALSE(result.ok());
     CHECK(result.status().code() == StatusCode::kInvalidArgument);
-    CHECK_THAT(result.status().message(),
-               Catch::Contains("is not a submodule") && Catch::Contains("usable layers:") &&
-                   Catch::Contains("layer4.1.conv2"));
+    CHECK_THAT(result.status().message(), Catch::Contains("is not a submodule") && Catch::Contains("usable layers:") &&
+                                              Catch::Contains("layer4.1.conv2"));
   }
   CHECK(engine->Explain({CamMethodKind::kGradCam, "layer4.1.conv2"}, {Item(input)}).ok());
 }

@@ -93,8 +93,8 @@ TEST_CASE("digits model: masking the hottest 20% beats masking random 20%") {
   REQUIRE(digits.size() >= 300);
   for (CamMethodKind method : AllCamMethods()) {
     const double rate = WinRate(*engine, digits, method);
-    INFO(CamMethodName(method) << ": heatmap masking hurt more on " << rate * 100 << "% of "
-                               << digits.size() << " held-out digits");
+    INFO(CamMethodName(method) << ": heatmap masking hurt more on " << rate * 100 << "% of " << digits.size()
+                               << " held-out digits");
     WARN(CamMethodName(method) << " win rate " << rate);
     if (method == CamMethodKind::kGradCam) CHECK(rate >= kRequiredWinRate);
   }

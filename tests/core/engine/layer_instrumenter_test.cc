@@ -48,11 +48,10 @@ TEST_CASE("bad layer paths are INVALID_ARGUMENT with the reason") {
     const char* path;
     const char* reason;
   };
-  for (const Case& c : {Case{"layer9", "'layer9' is not a submodule"},
-                        Case{"layer4.7", "'layer4.7' is not a submodule"},
-                        Case{"layer4.1.conv9", "'layer4.1.conv9' is not a submodule"},
-                        Case{"", "empty target layer"},
-                        Case{"layer4..conv1", "'layer4.' is not a submodule"}}) {
+  for (const Case& c :
+       {Case{"layer9", "'layer9' is not a submodule"}, Case{"layer4.7", "'layer4.7' is not a submodule"},
+        Case{"layer4.1.conv9", "'layer4.1.conv9' is not a submodule"}, Case{"", "empty target layer"},
+        Case{"layer4..conv1", "'layer4.' is not a submodule"}}) {
     INFO(c.path);
     StatusOr<std::string> method = AddActivationMethod(module, c.path);
     REQUIRE_FALSE(method.ok());
@@ -70,9 +69,9 @@ TEST_CASE("layers called twice, in a branch or in a loop are refused with a reas
     const char* layer;
     const char* reason;
   };
-  for (const Case& c : {Case{"called_twice.pt", "conv", "called 2 times"},
-                        Case{"in_branch.pt", "head_conv", "inside a loop or branch"},
-                        Case{"in_loop.pt", "conv", "inside a loop or branch"}}) {
+  for (const Case& c :
+       {Case{"called_twice.pt", "conv", "called 2 times"}, Case{"in_branch.pt", "head_conv", "inside a loop or branch"},
+        Case{"in_loop.pt", "conv", "inside a loop or branch"}}) {
     INFO(c.model);
     torch::jit::Module module = torch::jit::load(EngineFixture(c.model));
     StatusOr<std::string> method = AddActivationMethod(module, c.layer);

@@ -49,9 +49,8 @@ TEST_CASE("an image already at the input size is only normalised") {
   StatusOr<PreparedInput> input = MakePreprocessor(1, 2).FromDecodedImage(image);
   REQUIRE(input.ok());
   // Channel-major: R of both pixels, then G, then B.
-  const float expected[] = {(0.f - 0.485f) / 0.229f, (1.f - 0.485f) / 0.229f,
-                            (1.f - 0.456f) / 0.224f, (0.f - 0.456f) / 0.224f,
-                            (0.2f - 0.406f) / 0.225f, (0.4f - 0.406f) / 0.225f};
+  const float expected[] = {(0.f - 0.485f) / 0.229f, (1.f - 0.485f) / 0.229f,  (1.f - 0.456f) / 0.224f,
+                            (0.f - 0.456f) / 0.224f, (0.2f - 0.406f) / 0.225f, (0.4f - 0.406f) / 0.225f};
   for (int i = 0; i < 6; ++i) CHECK(input->data[i] == Approx(expected[i]).margin(1e-5));
 }
 
@@ -65,8 +64,7 @@ TEST_CASE("the same-size path matches torch's normalisation for every byte value
   const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
   const at::Tensor std = at::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
   const at::Tensor expected =
-      ((at::from_blob(image.rgb.data(), {16, 16, 3}, at::kByte).permute({2, 0, 1}).to(at::kFloat) / 255.f - mean) /
-       std)
+      ((at::from_blob(image.rgb.data(), {16, 16, 3}, at::kByte).permute({2, 0, 1}).to(at::kFloat) / 255.f - mean) / std)
           .contiguous();
   CHECK(MaxAbsDiff(std::vector<float>(expected.data_ptr<float>(), expected.data_ptr<float>() + expected.numel()),
                    input->data.data(), input->data.size()) <= 1e-6);
@@ -74,8 +72,8 @@ TEST_CASE("the same-size path matches torch's normalisation for every byte value
 
 TEST_CASE("bad images are INVALID_ARGUMENT") {
   Preprocessor preprocessor = MakePreprocessor(32, 32);
-  for (const std::string& bytes : {std::string(), std::string("GIF89a not supported"),
-                                  std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16)}) {
+  for (const std::string& bytes :
+       {std::string(), std::string("GIF89a not supported"), std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16)}) {
     StatusOr<PreparedInput> input = preprocessor.FromEncodedImage(bytes);
     REQUIRE_FALSE(input.ok());
     CHECK(input.status().code() == StatusCode::kInvalidArgument);
@@ -103,13 +101,13 @@ TEST_CASE("raw tensors are validated, not resized") {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> with_nan(3 * 16 * 16, 0.f);
     with_nan[100] = nan;
-    for (const Case& c : {Case{{16, 16}, {}, "must be [3, H, W]"},
-                          Case{{4, 16, 16}, std::vector<float>(4 * 256), "must be [3, H, W]"},
-                          Case{{2, 3, 16, 16}, std::vector<float>(2 * 768), "must be [3, H, W]"},
-                          Case{{3, 16, 16}, std::vector<float>(10), "needs 768 float32 values; got 10"},
-                          Case{{3, 2, 16}, std::vector<float>(96), "height and width must be in"},
-                          Case{{3, 16, 9000}, {}, "height and width must be in"},
-                          Case{{3, 16, 16}, with_nan, "non-finite value at index 100"}}) {
+    for (const Case& c :
+         {Case{{16, 16}, {}, "must be [3, H, W]"}, Case{{4, 16, 16}, std::vector<float>(4 * 256), "must be [3, H, W]"},
+          Case{{2, 3, 16, 16}, std::vector<float>(2 * 768), "must be [3, H, W]"},
+          Case{{3, 16, 16}, std::vector<float>(10), "needs 768 float32 values; got 10"},
+          Case{{3, 2, 16}, std::vector<float>(96), "height and width must be in"},
+          Case{{3, 16, 9000}, {}, "height and width must be in"},
+          Case{{3, 16, 16}, with_nan, "non-finite value at index 100"}}) {
       StatusOr<PreparedInput> input = preprocessor.FromTensor(c.shape, c.data);
       REQUIRE_FALSE(input.ok());
       CHECK(input.status().code() == StatusCode::kInvalidArgument);

@@ -21,10 +21,9 @@ TEST_CASE("Jet entries equal OpenCV's COLORMAP_JET in RGB order", "[colormap]") 
     Rgb rgb;
   };
   for (const Entry& e :
-       {Entry{0, {0, 0, 128}}, Entry{1, {0, 0, 132}}, Entry{32, {0, 0, 255}},
-        Entry{64, {0, 128, 255}}, Entry{96, {2, 255, 254}}, Entry{127, {126, 255, 130}},
-        Entry{128, {130, 255, 126}}, Entry{159, {254, 255, 1}}, Entry{160, {255, 252, 0}},
-        Entry{223, {255, 0, 0}}, Entry{254, {132, 0, 0}}, Entry{255, {128, 0, 0}}}) {
+       {Entry{0, {0, 0, 128}}, Entry{1, {0, 0, 132}}, Entry{32, {0, 0, 255}}, Entry{64, {0, 128, 255}},
+        Entry{96, {2, 255, 254}}, Entry{127, {126, 255, 130}}, Entry{128, {130, 255, 126}}, Entry{159, {254, 255, 1}},
+        Entry{160, {255, 252, 0}}, Entry{223, {255, 0, 0}}, Entry{254, {132, 0, 0}}, Entry{255, {128, 0, 0}}}) {
     INFO("index " << e.index);
     CHECK(Jet(e.index / 255.0f) == e.rgb);
   }

@@ -59,8 +59,7 @@ int Tolerance(const std::string& name) {
   return name.size() > 4 && name.compare(name.size() - 4, 4, ".jpg") == 0 ? 1 : 0;
 }
 
-void CheckMatches(const StatusOr<DecodedImage>& decoded, const DecodedImage& expected,
-                  int tolerance) {
+void CheckMatches(const StatusOr<DecodedImage>& decoded, const DecodedImage& expected, int tolerance) {
   INFO(decoded.status().ToString());
   REQUIRE(decoded.ok());
   REQUIRE(decoded->width == expected.width);
@@ -94,9 +93,7 @@ TEST_CASE("DetectImageFormat looks at the magic bytes", "[image_decoder]") {
 
 TEST_CASE("Every fixture decodes to Pillow's pixels", "[image_decoder]") {
   for (const std::string& name : AllFixtures()) {
-    DYNAMIC_SECTION(name) {
-      CheckMatches(DecodeImage(ReadFixture(name)), ReadExpected(name), Tolerance(name));
-    }
+    DYNAMIC_SECTION(name) { CheckMatches(DecodeImage(ReadFixture(name)), ReadExpected(name), Tolerance(name)); }
   }
 }
 
@@ -117,8 +114,7 @@ TEST_CASE("Concurrent decodes give the same pixels", "[image_decoder]") {
           if (!decoded.ok() || decoded->rgb != expected[i].rgb) ++mismatches;
           // Errors from other threads must not leak into this one's message.
           const char* format = DetectImageFormat(files[i]) == ImageFormat::kJpeg ? "JPEG" : "PNG";
-          const StatusOr<DecodedImage> truncated =
-              DecodeImage(files[i].substr(0, files[i].size() / 2));
+          const StatusOr<DecodedImage> truncated = DecodeImage(files[i].substr(0, files[i].size() / 2));
           if (truncated.ok() || truncated.status().message().find(format) == std::string::npos) {
             ++mismatches;
           }
@@ -144,9 +140,7 @@ class TiffBuilder {
   TiffBuilder& U16(uint32_t v) { return Put(v, 2); }
   TiffBuilder& U32(uint32_t v) { return Put(v, 4); }
   // Byte order mark, 42, offset of IFD0 (8 = right after the header).
-  TiffBuilder& Header(uint32_t ifd0_offset = 8) {
-    return Raw(big_endian_ ? "MM" : "II").U16(42).U32(ifd0_offset);
-  }
+  TiffBuilder& Header(uint32_t ifd0_offset = 8) { return Raw(big_endian_ ? "MM" : "II").U16(42).U32(ifd0_offset); }
   // One IFD entry whose value fits in the 4-byte value field.
   TiffBuilder& Entry(uint16_t tag, uint16_t type, uint32_t count, uint32_t value) {
     U16(tag).U16(type).U32(count);
@@ -172,12 +166,7 @@ constexpr uint16_t kShort = 3, kLong = 4, kAscii = 2;
 std::string ExifPayload(const std::string& tiff) { return std::string("Exif\0\0", 6) + tiff; }
 
 std::string OrientationTiff(bool big_endian, uint16_t type, uint32_t count, uint32_t value) {
-  return TiffBuilder(big_endian)
-      .Header()
-      .U16(1)
-      .Entry(kOrientation, type, count, value)
-      .U32(0)
-      .bytes();
+  return TiffBuilder(big_endian).Header().U16(1).Entry(kOrientation, type, count, value).U32(0).bytes();
 }
 
 // Inserts APP1 segments right after SOI, in the given order.
@@ -209,9 +198,8 @@ TEST_CASE("EXIF orientation in either byte order and as SHORT or LONG", "[image_
   }
   SECTION("a non-EXIF APP1 (XMP) before the EXIF one is skipped") {
     const std::string xmp = std::string("http://ns.adobe.com/xap/1.0/") + '\0' + "<x/>";
-    CheckMatches(
-        DecodeImage(WithApp1(jpeg, {xmp, ExifPayload(OrientationTiff(false, kShort, 1, 3))})),
-        ReadExpected("exif_orient_3.jpg"), 1);
+    CheckMatches(DecodeImage(WithApp1(jpeg, {xmp, ExifPayload(OrientationTiff(false, kShort, 1, 3))})),
+                 ReadExpected("exif_orient_3.jpg"), 1);
   }
   SECTION("only the first EXIF segment counts, as in Pillow") {
     CheckMatches(DecodeImage(WithApp1(jpeg, {ExifPayload(OrientationTiff(false, kShort, 1, 1)),
@@ -234,10 +222,8 @@ TEST_CASE("Malformed EXIF means orientation 1, never an error", "[image_decoder]
       {"TIFF header cut short", ExifPayload("II*")},
       {"unknown byte order", ExifPayload("XX" + valid.substr(2))},
       {"wrong magic number", ExifPayload(TiffBuilder(false).Raw("II").U16(43).U32(8).bytes())},
-      {"IFD0 offset far past the end",
-       ExifPayload(TiffBuilder(false).Header(0xFFFFFFF0u).U16(1).bytes())},
-      {"IFD0 entry count overruns by one byte",
-       ExifPayload(TiffBuilder(true).Header(9).U16(0).bytes())},
+      {"IFD0 offset far past the end", ExifPayload(TiffBuilder(false).Header(0xFFFFFFF0u).U16(1).bytes())},
+      {"IFD0 entry count overruns by one byte", ExifPayload(TiffBuilder(true).Header(9).U16(0).bytes())},
       {"entry count larger than the data",
        ExifPayload(TiffBuilder(false).Header().U16(0xFFFF).Entry(0x010F, kAscii, 4, 0).bytes())},
       {"orientation entry cut short", ExifPayload(valid.substr(0, 8 + 2 + 9))},
@@ -248,9 +234,7 @@ TEST_CASE("Malformed EXIF means orientation 1, never an error", "[image_decoder]
       {"orientation as ASCII", ExifPayload(OrientationTiff(false, kAscii, 1, '6'))},
   };
   for (const Case& c : cases) {
-    DYNAMIC_SECTION(c.what) {
-      CheckMatches(DecodeImage(WithApp1(jpeg, {c.payload})), unrotated, 1);
-    }
+    DYNAMIC_SECTION(c.what) { CheckMatches(DecodeImage(WithApp1(jpeg, {c.payload})), unrotated, 1); }
   }
 }
 
@@ -260,8 +244,7 @@ TEST_CASE("Malformed EXIF means orientation 1, never an error", "[image_decoder]
 void CheckInvalid(const StatusOr<DecodedImage>& decoded, const std::vector<std::string>& parts) {
   INFO(decoded.status().ToString());
   REQUIRE(decoded.status().code() == StatusCode::kInvalidArgument);
-  for (const std::string& part : parts)
-    CHECK(decoded.status().message().find(part) != std::string::npos);
+  for (const std::string& part : parts) CHECK(decoded.status().message().find(part) != std::string::npos);
 }
 
 TEST_CASE("Empty and unknown input is INVALID_ARGUMENT", "[image_decoder]") {
@@ -274,22 +257,17 @@ TEST_CASE("Empty and unknown input is INVALID_ARGUMENT", "[image_decoder]") {
 }
 
 TEST_CASE("Truncated files are INVALID_ARGUMENT with the library's message", "[image_decoder]") {
-  CheckInvalid(DecodeImage(ReadFixture("rgb.jpg").substr(0, 900)),
-               {"invalid JPEG data", "Premature end of JPEG file"});
+  CheckInvalid(DecodeImage(ReadFixture("rgb.jpg").substr(0, 900)), {"invalid JPEG data", "Premature end of JPEG file"});
   const std::string progressive = ReadFixture("progressive.jpg");
-  CheckInvalid(DecodeImage(progressive.substr(0, progressive.size() - 2)),
-               {"Premature end of JPEG file"});
-  CheckInvalid(DecodeImage(ReadFixture("rgb.png").substr(0, 1000)),
-               {"invalid PNG data", "truncated"});
-  CheckInvalid(DecodeImage(ReadFixture("rgb.png").substr(0, 20)),
-               {"invalid PNG header", "truncated"});
+  CheckInvalid(DecodeImage(progressive.substr(0, progressive.size() - 2)), {"Premature end of JPEG file"});
+  CheckInvalid(DecodeImage(ReadFixture("rgb.png").substr(0, 1000)), {"invalid PNG data", "truncated"});
+  CheckInvalid(DecodeImage(ReadFixture("rgb.png").substr(0, 20)), {"invalid PNG header", "truncated"});
 }
 
 TEST_CASE("Corrupt PNG data reports libpng's message", "[image_decoder]") {
   const std::string original = ReadFixture("rgb.png");
   const size_t idat = original.find("IDAT");
-  const size_t idat_size =
-      static_cast<uint8_t>(original[idat - 2]) << 8 | static_cast<uint8_t>(original[idat - 1]);
+  const size_t idat_size = static_cast<uint8_t>(original[idat - 2]) << 8 | static_cast<uint8_t>(original[idat - 1]);
   SECTION("bad CRC") {
     std::string png = original;
     png[idat + 4 + idat_size] ^= 0x01;
@@ -383,15 +361,13 @@ std::string CheckHostile(const std::string& data, size_t* decoded_ok) {
   const StatusOr<DecodedImage> decoded = DecodeImage(data, options);
   if (decoded.ok()) ++*decoded_ok;
   if (!decoded.ok()) {
-    return decoded.status().code() == StatusCode::kInvalidArgument ? ""
-                                                                   : decoded.status().ToString();
+    return decoded.status().code() == StatusCode::kInvalidArgument ? "" : decoded.status().ToString();
   }
   const bool consistent = decoded->width >= 1 && decoded->height >= 1 &&
                           int64_t{decoded->width} * decoded->height <= options.max_pixels &&
                           decoded->rgb.size() == size_t(decoded->width) * decoded->height * 3;
   return consistent ? ""
-                    : "inconsistent size " + std::to_string(decoded->width) + "x" +
-                          std::to_string(decoded->height);
+                    : "inconsistent size " + std::to_string(decoded->width) + "x" + std::to_string(decoded->height);
 }
 
 TEST_CASE("Truncated and bit-flipped fixtures never crash", "[image_decoder][fuzz]") {
@@ -419,8 +395,8 @@ TEST_CASE("Truncated and bit-flipped fixtures never crash", "[image_decoder][fuz
       check(data, "bit-flip variant " + std::to_string(i));
     }
   }
-  INFO(failures.size() << " of " << variants << " variants failed; first: "
-                       << (failures.empty() ? "" : failures.front()));
+  INFO(failures.size() << " of " << variants
+                       << " variants failed; first: " << (failures.empty() ? "" : failures.front()));
   CHECK(failures.empty());
   // Sanity: the fuzzing reached the decoders, not only the format check.
   CHECK(decoded_ok > variants / 10);

@@ -62,14 +62,12 @@ TEST_CASE("Lower quality is smaller and less exact", "[jpeg_encoder]") {
   REQUIRE(high.ok());
   REQUIRE(low.ok());
   CHECK(low->size() < high->size());
-  CHECK(MeanAbsError(RoundTrip(rgb, 128, 96, 10).rgb, rgb) >
-        MeanAbsError(RoundTrip(rgb, 128, 96, 95).rgb, rgb));
+  CHECK(MeanAbsError(RoundTrip(rgb, 128, 96, 10).rgb, rgb) > MeanAbsError(RoundTrip(rgb, 128, 96, 95).rgb, rgb));
 }
 
 TEST_CASE("Dimensions are preserved exactly, odd sizes included", "[jpeg_encoder]") {
   // 4:2:0 works on 16x16 blocks; sizes that are not multiples must survive.
-  for (const auto& [width, height] :
-       {std::pair{1, 1}, std::pair{17, 5}, std::pair{31, 33}, std::pair{300, 7}}) {
+  for (const auto& [width, height] : {std::pair{1, 1}, std::pair{17, 5}, std::pair{31, 33}, std::pair{300, 7}}) {
     const DecodedImage decoded = RoundTrip(SmoothRgb(width, height), width, height, 90);
     CHECK(decoded.width == width);
     CHECK(decoded.height == height);
@@ -85,9 +83,8 @@ TEST_CASE("Bad arguments are INVALID_ARGUMENT naming the value", "[jpeg_encoder]
     const char* mentions;
   };
   for (const Case& c :
-       {Case{nullptr, 4, 4, 90, "null"}, Case{rgb.data(), 0, 4, 90, "0x4"},
-        Case{rgb.data(), 4, -1, 90, "4x-1"}, Case{rgb.data(), 70000, 1, 90, "70000x1"},
-        Case{rgb.data(), 4, 4, 0, "quality must be in [1, 100]; was 0"},
+       {Case{nullptr, 4, 4, 90, "null"}, Case{rgb.data(), 0, 4, 90, "0x4"}, Case{rgb.data(), 4, -1, 90, "4x-1"},
+        Case{rgb.data(), 70000, 1, 90, "70000x1"}, Case{rgb.data(), 4, 4, 0, "quality must be in [1, 100]; was 0"},
         Case{rgb.data(), 4, 4, 101, "was 101"}}) {
     const StatusOr<std::string> jpeg = EncodeJpeg(c.rgb, c.width, c.height, c.quality);
     INFO(jpeg.status().ToString());

@@ -69,10 +69,9 @@ TEST_CASE("Bad arguments are INVALID_ARGUMENT", "[png_encoder]") {
     int width, height, channels;
     const char* mentions;
   };
-  for (const Case& c :
-       {Case{nullptr, 4, 4, 3, "null"}, Case{pixels.data(), 0, 4, 3, "0x4"},
-        Case{pixels.data(), 4, -1, 3, "4x-1"}, Case{pixels.data(), 2000000, 1, 3, "2000000x1"},
-        Case{pixels.data(), 4, 4, 2, "channels"}, Case{pixels.data(), 4, 4, 0, "channels"}}) {
+  for (const Case& c : {Case{nullptr, 4, 4, 3, "null"}, Case{pixels.data(), 0, 4, 3, "0x4"},
+                        Case{pixels.data(), 4, -1, 3, "4x-1"}, Case{pixels.data(), 2000000, 1, 3, "2000000x1"},
+                        Case{pixels.data(), 4, 4, 2, "channels"}, Case{pixels.data(), 4, 4, 0, "channels"}}) {
     const StatusOr<std::string> png = EncodePng(c.pixels, c.width, c.height, c.channels);
     INFO(png.status().ToString());
     CHECK(png.status().code() == StatusCode::kInvalidArgument);

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -52,20 +52,22 @@ TEST_CASE("requests are counted by model, method and status; unknown names share
 TEST_CASE("stage durations land in the 50 us .. 30 s buckets, in seconds") {
   std::unique_ptr<ServerMetrics> metrics = MakeMetrics();
   StageTimings timings;
-  timings.Set(Stage::kForward, 40);       // <= 50 us
-  timings.Set(Stage::kTotal, 60'000);     // 60 ms: <= 100 ms
+  timings.Set(Stage::kForward, 40);    // <= 50 us
+  timings.Set(Stage::kTotal, 60'000);  // 60 ms: <= 100 ms
   metrics->RecordStages("resnet50", CamMethodKind::kGradCam, timings);
   timings.Set(Stage::kTotal, 45'000'000);  // 45 s: only +Inf
   metrics->RecordStages("resnet50", CamMethodKind::kGradCam, timings);
   const std::string text = metrics->ScrapeText();
-  const std::string total = R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="resnet50",stage="total",le=")";
+  const std::string total =
+      R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="resnet50",stage="total",le=")";
   CHECK(SampleValue(text, total + R"(0.05"})") == 0);
   CHECK(SampleValue(text, total + R"(0.1"})") == 1);
   CHECK(SampleValue(text, total + R"(30"})") == 1);
   CHECK(SampleValue(text, total + R"(+Inf"})") == 2);
   CHECK(SampleValue(text, R"(camserve_stage_duration_seconds_sum{method="gradcam",model="resnet50",stage="total"})") ==
         Approx(45.06));
-  const std::string forward = R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="resnet50",stage="forward",le=")";
+  const std::string forward =
+      R"(camserve_stage_duration_seconds_bucket{method="gradcam",model="resnet50",stage="forward",le=")";
   CHECK(SampleValue(text, forward + R"(5e-05"})") == 2);
   // 18 bounds + Inf per series; stages never recorded have no series.
   CHECK(CountLines(text, total) == 19);
@@ -99,9 +101,7 @@ TEST_CASE("state metrics are read from their sources at every scrape") {
   int64_t depth = 3;
   std::optional<CacheState> cache = CacheState{10, 4, 2, 1, 7, 7000, 1 << 20};
   ServerMetrics::StateSources sources;
-  sources.models = [&] {
-    return std::vector<ModelState>{{"resnet50", "sha256:ab", "cuda:0", depth, 256}};
-  };
+  sources.models = [&] { return std::vector<ModelState>{{"resnet50", "sha256:ab", "cuda:0", depth, 256}}; };
   sources.cache = [&] { return cache; };
   sources.coalesced_requests = [] { return int64_t{5}; };
   sources.gpu_memory = [] { return std::vector<GpuMemoryState>{{"cuda:0", 1000, 4096}}; };
@@ -166,8 +166,9 @@ TEST_CASE("recording from 8 threads loses no count") {
   const std::string text = metrics->ScrapeText();
   CHECK(SampleValue(text, R"(camserve_requests_total{method="gradcam",model="resnet50",status="OK"})") == 4000);
   CHECK(SampleValue(text, R"(camserve_requests_total{method="gradcam",model="digits",status="OK"})") == 4000);
-  CHECK(SampleValue(text, R"(camserve_stage_duration_seconds_count{method="hirescam",model="resnet50",stage="total"})") ==
-        8000);
+  CHECK(
+      SampleValue(text, R"(camserve_stage_duration_seconds_count{method="hirescam",model="resnet50",stage="total"})") ==
+      8000);
 }
 
 TEST_CASE("the endpoint serves the exposition over HTTP; a taken port is an error naming the address") {

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
 
 #include <fstream>
 
@@ -66,14 +66,13 @@ TEST_CASE("malformed sidecars name the file and key") {
     const char* content;
     const char* reason;
   };
-  for (const Case& c : {Case{"input_size: [0, 5]", "'input_size' must hold sizes"},
-                        Case{"input_size: 224", "'input_size' must be [H, W]"},
-                        Case{"mean: [1, 2]", "'mean' must be a list of 3"},
-                        Case{"std: [1, 0, 1]", "'std' has invalid value 0"},
-                        Case{"labels: [a]\nlabels_file: x.txt", "mutually exclusive"},
-                        Case{"labels_file: missing.txt", "cannot read labels_file"},
-                        Case{"[not, a, map]", "is not a YAML mapping"},
-                        Case{"name: [unclosed", "m.yaml"}}) {
+  for (const Case& c :
+       {Case{"input_size: [0, 5]", "'input_size' must hold sizes"},
+        Case{"input_size: 224", "'input_size' must be [H, W]"}, Case{"mean: [1, 2]", "'mean' must be a list of 3"},
+        Case{"std: [1, 0, 1]", "'std' has invalid value 0"},
+        Case{"labels: [a]\nlabels_file: x.txt", "mutually exclusive"},
+        Case{"labels_file: missing.txt", "cannot read labels_file"}, Case{"[not, a, map]", "is not a YAML mapping"},
+        Case{"name: [unclosed", "m.yaml"}}) {
     INFO(c.content);
     const std::string yaml = dir.Write("m.yaml", c.content);
     StatusOr<ModelSidecar> sidecar = LoadModelSidecar((dir.path / "m.pt").string(), yaml);

@@ -35,9 +35,7 @@ TEST_CASE("a timer records the time until Stop, once") {
   CHECK(timings.Micros(Stage::kForward) >= 20000);
   CHECK(timings.Micros(Stage::kForward) <=
         std::chrono::duration_cast<std::chrono::microseconds>(outer_stop - outer_start).count());
-  {
-    StageTimer timer(&timings, Stage::kEncode);
-  }
+  { StageTimer timer(&timings, Stage::kEncode); }
   CHECK(timings.Has(Stage::kEncode));
   CHECK(timings.Micros(Stage::kEncode) >= 0);
 }
