@@ -1,5 +1,8 @@
 #include "core/util/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace camserve {
 
 const char* StatusCodeName(StatusCode code) {
@@ -26,5 +29,14 @@ std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(StatusCodeName(code_)) + ": " + message_;
 }
+
+namespace internal {
+
+void DieOfValueOfError(const Status& status) {
+  std::fprintf(stderr, "camserve: value() of a StatusOr holding %s\n", status.ToString().c_str());
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace camserve

@@ -4,6 +4,8 @@
 // hands a camserve::Status upward. The codes mirror gRPC's so that the RPC
 // layer maps them one-to-one in a single function.
 //
+// Both are [[nodiscard]]: a returned error cannot be dropped by accident.
+//
 // Thread-safety: values; a const Status may be read from many threads.
 #pragma once
 
@@ -33,7 +35,7 @@ enum class StatusCode {
 // Returns the canonical upper-case name ("INVALID_ARGUMENT") of a code.
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -51,6 +53,11 @@ class Status {
   std::string message_;
 };
 
+namespace internal {
+// Prints "value() of a StatusOr holding <status>" to stderr and aborts.
+[[noreturn]] void DieOfValueOfError(const Status& status);
+}  // namespace internal
+
 inline Status InvalidArgumentError(std::string m) { return Status(StatusCode::kInvalidArgument, std::move(m)); }
 inline Status NotFoundError(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
@@ -58,25 +65,38 @@ inline Status FailedPreconditionError(std::string m) { return Status(StatusCode:
 inline Status UnavailableError(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status ResourceExhaustedError(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
 
-// Either a value or a non-OK Status. Accessing value() of an error is a
-// programming error (checked by assert in debug builds).
+// Either a value or a non-OK Status. Reading the value of an error
+// (value(), *, ->) is a programming error: it prints the Status to stderr
+// and aborts the process, in every build type. Constructing one from an OK
+// Status gives INTERNAL, since there is no value.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
-  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
-  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  StatusOr(Status status)  // NOLINT: implicit by design
+      : status_(status.ok() ? InternalError("StatusOr constructed from an OK Status without a value")
+                            : std::move(status)) {}
+  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  T& value() & { return CheckedValue(); }
+  const T& value() const& { return CheckedValue(); }
+  T&& value() && { return std::move(CheckedValue()); }
+  T* operator->() { return &CheckedValue(); }
+  const T* operator->() const { return &CheckedValue(); }
+  T& operator*() & { return CheckedValue(); }
+  const T& operator*() const& { return CheckedValue(); }
 
  private:
+  T& CheckedValue() {
+    if (!value_.has_value()) internal::DieOfValueOfError(status_);
+    return *value_;
+  }
+  const T& CheckedValue() const {
+    if (!value_.has_value()) internal::DieOfValueOfError(status_);
+    return *value_;
+  }
+
   Status status_;
   std::optional<T> value_;
 };
