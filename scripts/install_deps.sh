@@ -9,8 +9,11 @@ set -euo pipefail
 
 BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
+  # scripts/check_source.sh (formatting) and scripts/build_clang_checks.sh
+  # (-Wthread-safety).
+  clang clang-format
   libtorch-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev catch2
   libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev libxxhash-dev
   # Test models are exported, and the reference is computed, with Debian's torch.

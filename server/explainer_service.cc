@@ -1,12 +1,13 @@
 #include "server/explainer_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <deque>
 #include <memory>
-#include <mutex>
 
-#include <spdlog/spdlog.h>
-
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/logging/logging.h"
 #include "core/serving/heatmap_encoding.h"
 #include "server/grpc_status.h"
@@ -404,14 +405,14 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       reads_done_ = true;
       MaybeFinishLocked();
       return;
     }
     auto response = std::make_shared<v1::ExplainResponse>();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++in_flight_;
     }
     service_->StartExplain(context_, request_, response.get(), "ExplainStream",
@@ -420,7 +421,7 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     writing_ = false;
     outbox_.pop_front();
     if (!ok) write_failed_ = true;
@@ -429,7 +430,7 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   }
 
   void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     cancelled_ = true;
   }
 
@@ -442,15 +443,14 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
       error->set_code(static_cast<int>(status.code()));
       error->set_message(status.message());
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --in_flight_;
     outbox_.push_back(std::move(response));
     WriteNextLocked();
     MaybeFinishLocked();
   }
 
-  // REQUIRES: mu_ held.
-  void WriteNextLocked() {
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || outbox_.empty()) return;
     if (cancelled_ || write_failed_) {
       outbox_.clear();
@@ -460,8 +460,7 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
     StartWrite(outbox_.front().get());
   }
 
-  // REQUIRES: mu_ held.
-  void MaybeFinishLocked() {
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || !reads_done_ || in_flight_ > 0 || writing_ || !outbox_.empty()) return;
     finished_ = true;
     Finish(cancelled_ ? grpc::Status(grpc::CANCELLED, "stream cancelled") : grpc::Status::OK);
@@ -470,14 +469,15 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   ExplainerService* const service_;
   grpc::CallbackServerContext* const context_;
   v1::ExplainRequest request_;  // the read buffer; StartExplain copies what it needs
-  std::mutex mu_;
-  int in_flight_ = 0;                                        // guarded by mu_
-  std::deque<std::shared_ptr<v1::ExplainResponse>> outbox_;  // guarded by mu_; front is being written
-  bool writing_ = false;                                     // guarded by mu_
-  bool reads_done_ = false;                                  // guarded by mu_
-  bool cancelled_ = false;                                   // guarded by mu_
-  bool write_failed_ = false;                                // guarded by mu_
-  bool finished_ = false;                                    // guarded by mu_
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Responses waiting to be written; the front one is being written.
+  std::deque<std::shared_ptr<v1::ExplainResponse>> outbox_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -2,11 +2,13 @@
 
 #include <cassert>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace camserve {
 namespace {
@@ -26,21 +28,21 @@ double Milliseconds(Clock::duration elapsed) { return std::chrono::duration<doub
 struct LoadGenerator::LevelState {
   Clock::time_point window_start;
   Clock::time_point window_end;
-  std::mutex mu;
-  std::condition_variable changed;
-  int in_flight = 0;                   // guarded by mu
-  std::vector<LatencySample> samples;  // guarded by mu
+  absl::Mutex mu;
+  absl::CondVar changed;
+  int in_flight ABSL_GUARDED_BY(mu) = 0;
+  std::vector<LatencySample> samples ABSL_GUARDED_BY(mu);
 
-  void OnAnswer(Clock::time_point latency_from, CallOutcome outcome) {
+  void OnAnswer(Clock::time_point latency_from, CallOutcome outcome) ABSL_LOCKS_EXCLUDED(mu) {
     const Clock::time_point now = Clock::now();
     {
-      std::lock_guard<std::mutex> lock(mu);
+      absl::MutexLock lock(&mu);
       --in_flight;
       if (now >= window_start && now < window_end) {
         samples.push_back({Milliseconds(now - latency_from), std::move(outcome)});
       }
     }
-    changed.notify_one();
+    changed.Signal();
   }
 };
 
@@ -71,16 +73,18 @@ std::vector<LatencySample> LoadGenerator::RunLevel(const LoadLevel& level) {
   } else {
     RunClosedLoop(level.concurrency, state);
   }
-  std::unique_lock<std::mutex> lock(state->mu);
-  state->changed.wait(lock, [&] { return state->in_flight == 0; });
+  absl::MutexLock lock(&state->mu);
+  while (state->in_flight > 0) state->changed.Wait(&state->mu);
   return std::move(state->samples);
 }
 
 void LoadGenerator::RunClosedLoop(int concurrency, const std::shared_ptr<LevelState>& state) {
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(state->mu);
-      state->changed.wait_until(lock, state->window_end, [&] { return state->in_flight < concurrency; });
+      absl::MutexLock lock(&state->mu);
+      while (state->in_flight >= concurrency && Clock::now() < state->window_end) {
+        state->changed.WaitWithTimeout(&state->mu, absl::FromChrono(state->window_end - Clock::now()));
+      }
       if (Clock::now() >= state->window_end) return;
       ++state->in_flight;
     }
@@ -97,7 +101,7 @@ void LoadGenerator::RunOpenLoop(double rate_rps, const std::shared_ptr<LevelStat
     if (next_send >= state->window_end) return;
     std::this_thread::sleep_until(next_send);
     {
-      std::lock_guard<std::mutex> lock(state->mu);
+      absl::MutexLock lock(&state->mu);
       ++state->in_flight;
     }
     SendNext(state, next_send);

@@ -14,7 +14,7 @@ ProgressReporter::ProgressReporter(int total, bool interactive, std::FILE* out, 
     : total_(total), interactive_(interactive), out_(out), err_(err) {}
 
 void ProgressReporter::Finished(const std::string& image, const Status& status, const std::string& report) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++finished_;
   if (!status.ok()) failures_.emplace_back(image, status);
   ClearBar();
@@ -33,7 +33,7 @@ void ProgressReporter::Finished(const std::string& image, const Status& status, 
 }
 
 int ProgressReporter::Finish() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ClearBar();
   if (ShowsProgress()) {
     std::fprintf(err_, "%s: explained %d of %d images", kProgram, finished_ - static_cast<int>(failures_.size()),

@@ -18,11 +18,12 @@
 #pragma once
 
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/util/status.h"
 
 namespace camserve {
@@ -35,25 +36,25 @@ class ProgressReporter {
 
   // Records that `image` is done: on success prints `report` (newline
   // terminated) to `out`, and the progress or failure line to `err`.
-  void Finished(const std::string& image, const Status& status, const std::string& report);
+  void Finished(const std::string& image, const Status& status, const std::string& report) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Ends the progress display and prints the summary; returns the number of
   // failed images.
-  int Finish();
+  int Finish() ABSL_LOCKS_EXCLUDED(mu_);
 
   // -- implementation details follow ---------------------------------------
  private:
   bool ShowsProgress() const { return total_ > 1; }
-  void ClearBar();  // REQUIRES: mu_ held
-  void DrawBar();   // REQUIRES: mu_ held
+  void ClearBar() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DrawBar() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int total_;
   const bool interactive_;
   std::FILE* const out_;
   std::FILE* const err_;
-  std::mutex mu_;
-  int finished_ = 0;                                      // guarded by mu_
-  std::vector<std::pair<std::string, Status>> failures_;  // guarded by mu_
+  absl::Mutex mu_;
+  int finished_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::string, Status>> failures_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace camserve

@@ -1,5 +1,9 @@
 #include "core/batching/clock.h"
 
+#include <chrono>
+
+#include "absl/time/time.h"
+
 namespace camserve {
 
 int64_t SystemClock::NowMicros() const {
@@ -7,15 +11,10 @@ int64_t SystemClock::NowMicros() const {
       .count();
 }
 
-void SystemClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_us) {
+void SystemClock::WaitUntil(absl::Mutex* mu, absl::CondVar* cv, int64_t deadline_us) {
   const int64_t wait_us = deadline_us - NowMicros();
   if (wait_us <= 0) return;
-  cv.wait_for(lock, std::chrono::microseconds(wait_us));
-}
-
-void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_us) {
-  if (deadline_us <= NowMicros()) return;
-  cv.wait_for(lock, std::chrono::milliseconds(1));
+  cv->WaitWithTimeout(mu, absl::Microseconds(wait_us));
 }
 
 }  // namespace camserve

@@ -52,7 +52,7 @@ Status DynamicBatcher::Submit(std::unique_ptr<BatchTask>& task) {
                                 std::to_string(task->priority));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!accepting_) return UnavailableError("the server is shutting down");
     if (static_cast<int>(queue_.size()) >= options_.max_queue_size) {
       return UnavailableError("exceeds maximum queue size (" + std::to_string(options_.max_queue_size) + ")");
@@ -60,30 +60,30 @@ Status DynamicBatcher::Submit(std::unique_ptr<BatchTask>& task) {
     task->enqueued_us = clock_->NowMicros();
     queue_.push_back(std::move(task));
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   return Status::Ok();
 }
 
 int DynamicBatcher::QueueDepth() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(queue_.size());
 }
 
 bool DynamicBatcher::IsAccepting() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return accepting_;
 }
 
 void DynamicBatcher::Shutdown(int64_t drain_timeout_us) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (accepting_) {
       accepting_ = false;
       draining_ = true;
       drain_deadline_us_ = SaturatingAdd(clock_->NowMicros(), std::max<int64_t>(0, drain_timeout_us));
     }
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (std::thread& worker : workers_) {
     if (worker.joinable() && worker.get_id() != std::this_thread::get_id()) worker.join();
   }
@@ -163,7 +163,7 @@ DynamicBatcher::Batch DynamicBatcher::TakeDueBatch(int64_t now_us, int64_t* wake
 }
 
 void DynamicBatcher::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   for (;;) {
     const int64_t now_us = clock_->NowMicros();
     std::vector<std::pair<std::unique_ptr<BatchTask>, Status>> ended;
@@ -171,24 +171,25 @@ void DynamicBatcher::WorkerLoop() {
     int64_t wake_us = kNever;
     Batch batch = TakeDueBatch(now_us, &wake_us);
     if (!ended.empty() || !batch.empty()) {
-      lock.unlock();
+      mu_.Unlock();
       for (auto& [task, status] : ended) task->FinishEarly(status);
       if (!batch.empty()) processor_(std::move(batch));
-      lock.lock();
+      mu_.Lock();
       continue;
     }
-    if (draining_ && queue_.empty()) return;
+    if (draining_ && queue_.empty()) break;
     if (!queue_.empty()) {
       wake_us = std::min(wake_us, SaturatingAdd(now_us, kCancellationPollUs));
       for (const auto& task : queue_) wake_us = std::min(wake_us, task->deadline_us);
     }
     if (draining_) wake_us = std::min(wake_us, drain_deadline_us_);
     if (wake_us == kNever) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
     } else {
-      clock_->WaitUntil(lock, cv_, wake_us);
+      clock_->WaitUntil(&mu_, &cv_, wake_us);
     }
   }
+  mu_.Unlock();
 }
 
 }  // namespace camserve

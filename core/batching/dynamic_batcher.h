@@ -23,17 +23,17 @@
 // Create validates the options: "max_batch_size must be >= 1; was 0".
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/batching/clock.h"
 #include "core/util/status.h"
 
@@ -48,6 +48,10 @@ class BatchTask {
   // Called exactly once, outside the batcher's lock.
   virtual void FinishEarly(const Status& status) = 0;
   // Polled while queued; true once the client gave up.
+  // Lock order: called with the batcher's lock held. It must not block or
+  // call into the batcher; it may take locks of its own that are never held
+  // while calling into the batcher (ModelRunner's jobs take the
+  // RequestCoalescer's: batcher before coalescer).
   virtual bool IsCancelled() const { return false; }
 
   // Tasks with equal keys may share a batch.
@@ -91,38 +95,39 @@ class DynamicBatcher {
 
   // Queues `task`. On failure (queue full, shut down, bad priority) the task
   // is handed back through `task` untouched and the Status says why.
-  Status Submit(std::unique_ptr<BatchTask>& task);
+  Status Submit(std::unique_ptr<BatchTask>& task) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stops accepting, dispatches what is queued without waiting for company,
   // and joins the workers. Tasks still queued after `drain_timeout_us` are
   // finished UNAVAILABLE. Idempotent.
-  void Shutdown(int64_t drain_timeout_us = std::numeric_limits<int64_t>::max());
+  void Shutdown(int64_t drain_timeout_us = std::numeric_limits<int64_t>::max()) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Tasks queued now (not counting running batches).
-  int QueueDepth() const;
+  int QueueDepth() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // False once Shutdown has begun (health checks report NOT_SERVING then).
-  bool IsAccepting() const;
+  bool IsAccepting() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // -- implementation details follow ---------------------------------------
  private:
   DynamicBatcher(const Options& options, Processor processor, std::shared_ptr<Clock> clock);
-  void WorkerLoop();
-  // Under mu_: removes expired and cancelled tasks into `ended`.
-  void SweepQueue(int64_t now_us, std::vector<std::pair<std::unique_ptr<BatchTask>, Status>>* ended);
-  // Under mu_: takes a batch that is due, or returns an empty batch and sets
-  // `wake_us` to when to look again.
-  Batch TakeDueBatch(int64_t now_us, int64_t* wake_us);
+  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes expired and cancelled tasks into `ended`.
+  void SweepQueue(int64_t now_us, std::vector<std::pair<std::unique_ptr<BatchTask>, Status>>* ended)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a batch that is due, or returns an empty batch and sets `wake_us`
+  // to when to look again.
+  Batch TakeDueBatch(int64_t now_us, int64_t* wake_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const Processor processor_;
   const std::shared_ptr<Clock> clock_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<BatchTask>> queue_;  // guarded by mu_, in arrival order
-  bool accepting_ = true;                         // guarded by mu_
-  bool draining_ = false;                         // guarded by mu_
-  int64_t drain_deadline_us_ = 0;                 // guarded by mu_
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<std::unique_ptr<BatchTask>> queue_ ABSL_GUARDED_BY(mu_);  // in arrival order
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t drain_deadline_us_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
 };
 

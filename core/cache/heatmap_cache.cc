@@ -154,7 +154,7 @@ Status HeatmapCache::LoadIndex() {
   // Most recent first, as lru_ keeps them.
   std::sort(loaded.begin(), loaded.end(),
             [](const Loaded& a, const Loaded& b) { return a.entry.last_used_tick > b.entry.last_used_tick; });
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (Loaded& item : loaded) {
     next_tick_ = std::max(next_tick_, item.entry.last_used_tick + 1);
     item.entry.generation = next_generation_++;
@@ -230,7 +230,7 @@ std::optional<CachedExplanation> HeatmapCache::Lookup(const HeatmapCacheKey& key
   uint64_t generation = 0;
   bool flush_due = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const auto found = index_.find(key);
     if (found == index_.end()) {
       misses_.fetch_add(1);
@@ -271,7 +271,7 @@ std::optional<CachedExplanation> HeatmapCache::Lookup(const HeatmapCacheKey& key
 }
 
 void HeatmapCache::DropDamaged(const HeatmapCacheKey& key, uint64_t generation, const std::string& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const auto found = index_.find(key);
   // A Store since the read replaced the damaged value: keep the new one.
   if (found == index_.end() || found->second.generation != generation) return;
@@ -293,7 +293,7 @@ void HeatmapCache::Store(const HeatmapCacheKey& key, const std::string& model, c
                   options_.max_size_bytes);
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   rocksdb::WriteBatch batch;
   const auto existing = index_.find(key);
   Entry entry;
@@ -336,7 +336,7 @@ void HeatmapCache::Store(const HeatmapCacheKey& key, const std::string& model, c
 }
 
 Status HeatmapCache::FlushRecency() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return FlushRecencyLocked();
 }
 
@@ -352,7 +352,7 @@ Status HeatmapCache::FlushRecencyLocked() {
 }
 
 StatusOr<int64_t> HeatmapCache::Clear(const std::string& model) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<HeatmapCacheKey> doomed;
   for (const auto& [key, entry] : index_) {
     if (model.empty() || entry.model == model) doomed.push_back(key);
@@ -373,7 +373,7 @@ StatusOr<int64_t> HeatmapCache::Clear(const std::string& model) {
 HeatmapCache::Stats HeatmapCache::stats() const {
   Stats stats;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stats.entries = static_cast<int64_t>(index_.size());
     stats.bytes = total_bytes_;
   }

@@ -41,13 +41,14 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/cache/cached_explanation.h"
 #include "core/cache/heatmap_cache_key.h"
 #include "core/util/status.h"
@@ -96,23 +97,24 @@ class HeatmapCache {
   HeatmapCache& operator=(const HeatmapCache&) = delete;
 
   // The entry under `key`, or nullopt (a miss, or an error counted and
-  // logged). Cost: one RocksDB point read and one SHA-256 pass over the
-  // value.
-  std::optional<CachedExplanation> Lookup(const HeatmapCacheKey& key);
+  // logged). Cost: one RocksDB point read and one XXH3 checksum pass over
+  // the value.
+  std::optional<CachedExplanation> Lookup(const HeatmapCacheKey& key) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stores `value` under `key` for `model` (used by Clear), replacing an
   // older value, evicting LRU entries as needed. A value larger than the
   // whole capacity is not stored. Failures are counted and logged.
-  void Store(const HeatmapCacheKey& key, const std::string& model, const CachedExplanation& value);
+  void Store(const HeatmapCacheKey& key, const std::string& model, const CachedExplanation& value)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Deletes every entry of `model`, or all entries when `model` is empty;
   // returns how many were deleted.
-  StatusOr<int64_t> Clear(const std::string& model);
+  StatusOr<int64_t> Clear(const std::string& model) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes the recency refreshed by hits since the last flush.
-  Status FlushRecency();
+  Status FlushRecency() ABSL_LOCKS_EXCLUDED(mu_);
 
-  Stats stats() const;
+  Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
   const Options& options() const { return options_; }
 
   // -- implementation details follow ---------------------------------------
@@ -127,30 +129,30 @@ class HeatmapCache {
   };
 
   HeatmapCache(const Options& options, std::unique_ptr<rocksdb::DB> db);
-  Status LoadIndex();
+  Status LoadIndex() ABSL_LOCKS_EXCLUDED(mu_);
   // The 'm' record of `entry`.
   std::string MetadataRecord(const Entry& entry) const;
-  // REQUIRES: mu_ held (for every *Locked method).
-  void TouchLocked(Entry& entry);
+  void TouchLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes `batch` atomically; after the first failure every write fails.
-  Status WriteLocked(rocksdb::WriteBatch* batch);
-  Status FlushRecencyLocked();
-  void RemoveLocked(const HeatmapCacheKey& key);
-  void DropDamaged(const HeatmapCacheKey& key, uint64_t generation, const std::string& why);
+  Status WriteLocked(rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status FlushRecencyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLocked(const HeatmapCacheKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropDamaged(const HeatmapCacheKey& key, uint64_t generation, const std::string& why) ABSL_LOCKS_EXCLUDED(mu_);
   void CountError(const std::string& what);
 
   const Options options_;
   std::unique_ptr<rocksdb::DB> db_;
 
-  mutable std::mutex mu_;
-  std::unordered_map<HeatmapCacheKey, Entry, HeatmapCacheKeyHash> index_;  // guarded by mu_
-  std::list<HeatmapCacheKey> lru_;                                         // guarded by mu_
-  std::unordered_set<HeatmapCacheKey, HeatmapCacheKeyHash> dirty_;         // guarded by mu_: touched since last flush
-  int64_t total_bytes_ = 0;                                                // guarded by mu_
-  uint64_t next_tick_ = 1;                                                 // guarded by mu_
-  uint64_t next_generation_ = 1;                                           // guarded by mu_
-  bool writes_stopped_ = false;                                            // guarded by mu_
-  std::string first_write_error_;                                          // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::unordered_map<HeatmapCacheKey, Entry, HeatmapCacheKeyHash> index_ ABSL_GUARDED_BY(mu_);
+  std::list<HeatmapCacheKey> lru_ ABSL_GUARDED_BY(mu_);
+  // Touched since the last recency flush.
+  std::unordered_set<HeatmapCacheKey, HeatmapCacheKeyHash> dirty_ ABSL_GUARDED_BY(mu_);
+  int64_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_tick_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  bool writes_stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::string first_write_error_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<int64_t> hits_{0};
   std::atomic<int64_t> misses_{0};

@@ -12,17 +12,22 @@
 // others' answer.
 //
 // Thread-safety: all methods may be called from any thread. `deliver` runs
-// on the thread that calls Finish, outside the coalescer's lock.
+// on the thread that calls Finish, outside the coalescer's lock;
+// `is_abandoned` runs under it and must not call into the coalescer.
+// Lock order: AnyoneWaiting is called from a queued task's IsCancelled,
+// under the DynamicBatcher's lock (batcher before coalescer); nothing here
+// calls into the batcher while holding the coalescer's lock.
 // Cost: one hash-map operation under a mutex per call.
 #pragma once
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/cache/heatmap_cache_key.h"
 
 namespace camserve {
@@ -40,8 +45,8 @@ class RequestCoalescer {
 
   // Registers `waiter` for `key`. Returns true when the caller leads and must
   // call Finish(key, ...) exactly once.
-  bool Join(const HeatmapCacheKey& key, Waiter waiter) {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool Join(const HeatmapCacheKey& key, Waiter waiter) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     auto [flight, created] = flights_.try_emplace(key);
     flight->second.push_back(std::move(waiter));
     if (!created) coalesced_.fetch_add(1);
@@ -49,8 +54,8 @@ class RequestCoalescer {
   }
 
   // Whether some waiter of `key` still wants the answer.
-  bool AnyoneWaiting(const HeatmapCacheKey& key) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool AnyoneWaiting(const HeatmapCacheKey& key) const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     const auto flight = flights_.find(key);
     if (flight == flights_.end()) return false;
     for (const Waiter& waiter : flight->second) {
@@ -61,10 +66,10 @@ class RequestCoalescer {
 
   // Delivers `result` to every waiter of `key` and ends the flight; a later
   // Join for the key leads a new one.
-  void Finish(const HeatmapCacheKey& key, const Result& result) {
+  void Finish(const HeatmapCacheKey& key, const Result& result) ABSL_LOCKS_EXCLUDED(mu_) {
     std::vector<Waiter> waiters;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       const auto flight = flights_.find(key);
       if (flight == flights_.end()) return;
       waiters = std::move(flight->second);
@@ -79,8 +84,8 @@ class RequestCoalescer {
 
   // -- implementation details follow ---------------------------------------
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<HeatmapCacheKey, std::vector<Waiter>, HeatmapCacheKeyHash> flights_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::unordered_map<HeatmapCacheKey, std::vector<Waiter>, HeatmapCacheKeyHash> flights_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> coalesced_{0};
 };
 

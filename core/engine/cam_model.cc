@@ -87,7 +87,7 @@ at::Tensor CamModel::ToModelInput(const at::Tensor& host_batch) const {
 }
 
 StatusOr<at::Tensor> CamModel::Forward(const at::Tensor& batch) {
-  std::shared_lock<std::shared_mutex> lock(module_mutex_);
+  absl::ReaderMutexLock lock(&module_mutex_);
   try {
     at::NoGradGuard no_grad;
     at::IValue output = forward_module_.forward({batch});
@@ -105,16 +105,23 @@ const CamModel::LayerRunner* CamModel::FindRunner(const std::string& layer) cons
 
 Status CamModel::PrepareLayer(const std::string& layer) {
   {
-    std::shared_lock<std::shared_mutex> lock(module_mutex_);
+    absl::ReaderMutexLock lock(&module_mutex_);
     if (FindRunner(layer)) return Status::Ok();
   }
-  std::unique_lock<std::shared_mutex> lock(module_mutex_);
+  Status added;
+  {
+    absl::WriterMutexLock lock(&module_mutex_);
+    added = AddLayerRunnerLocked(layer);
+  }
+  // Outside the lock: UsableLayers() takes it.
+  if (!added.ok()) return InvalidArgumentError(added.message() + "; " + DescribeUsableLayers(UsableLayers()));
+  return Status::Ok();
+}
+
+Status CamModel::AddLayerRunnerLocked(const std::string& layer) {
   if (FindRunner(layer)) return Status::Ok();
   StatusOr<std::string> method = AddActivationMethod(module_, layer);
-  if (!method.ok()) {
-    lock.unlock();  // UsableLayers() takes the lock shared
-    return InvalidArgumentError(method.status().message() + "; " + DescribeUsableLayers(UsableLayers()));
-  }
+  if (!method.ok()) return method.status();
   LayerRunner runner{module_, *method, false};
   if (optimize_) {
     try {
@@ -135,7 +142,7 @@ Status CamModel::PrepareLayer(const std::string& layer) {
 }
 
 void CamModel::FallBackToPlain(const std::string& layer, const std::string& why) {
-  std::unique_lock<std::shared_mutex> lock(module_mutex_);
+  absl::WriterMutexLock lock(&module_mutex_);
   LayerRunner& runner = layer_runners_.at(layer);
   if (!runner.optimized) return;
   spdlog::warn("layer '{}': the optimized module {}; using the plain module from now on", layer, why);
@@ -161,7 +168,7 @@ StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor
   for (;;) {
     std::string failure;
     {
-      std::shared_lock<std::shared_mutex> lock(module_mutex_);
+      absl::ReaderMutexLock lock(&module_mutex_);
       const LayerRunner& runner = *FindRunner(layer);
       try {
         StatusOr<LayerOutput> output = RunLayer(runner, batch, layer, track_gradients);
@@ -179,7 +186,7 @@ StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor
 
 std::vector<std::string> CamModel::UsableLayers() {
   std::call_once(usable_layers_once_, [this] {
-    std::shared_lock<std::shared_mutex> lock(module_mutex_);
+    absl::ReaderMutexLock lock(&module_mutex_);
     usable_layers_ = ListUsableLayers(module_);
   });
   return usable_layers_;

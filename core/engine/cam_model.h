@@ -15,11 +15,12 @@
 
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/util/status.h"
 
 namespace camserve {
@@ -51,7 +52,7 @@ class CamModel {
   at::Tensor ToModelInput(const at::Tensor& host_batch) const;
 
   // Logits of a no-grad forward: [N, classes].
-  StatusOr<at::Tensor> Forward(const at::Tensor& batch);
+  StatusOr<at::Tensor> Forward(const at::Tensor& batch) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
   struct LayerOutput {
     at::Tensor logits;      // [N, classes]; part of an autograd graph if tracked
@@ -59,13 +60,14 @@ class CamModel {
   };
   // Runs the instrumented forward for `layer`. With track_gradients, only the
   // part after the layer records autograd history.
-  StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer, bool track_gradients);
+  StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer, bool track_gradients)
+      ABSL_LOCKS_EXCLUDED(module_mutex_);
 
   // Instruments `layer` now (a no-op if done); INVALID_ARGUMENT if it cannot be.
-  Status PrepareLayer(const std::string& layer);
+  Status PrepareLayer(const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
   // Every layer that PrepareLayer accepts (computed once, then cached).
-  std::vector<std::string> UsableLayers();
+  std::vector<std::string> UsableLayers() ABSL_LOCKS_EXCLUDED(module_mutex_);
 
  private:
   CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last, bool optimize);
@@ -76,12 +78,14 @@ class CamModel {
     std::string method;
     bool optimized = false;
   };
-  // Returns the runner for an instrumented layer. REQUIRES: module_mutex_ held.
-  const LayerRunner* FindRunner(const std::string& layer) const;
+  // Returns the runner for an instrumented layer, or null.
+  const LayerRunner* FindRunner(const std::string& layer) const ABSL_SHARED_LOCKS_REQUIRED(module_mutex_);
+  // Instruments `layer` (and optimizes a copy for it) unless it already is.
+  Status AddLayerRunnerLocked(const std::string& layer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(module_mutex_);
   StatusOr<LayerOutput> RunLayer(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
                                  bool track_gradients);
   // Replaces an optimized runner that failed by the plain module.
-  void FallBackToPlain(const std::string& layer, const std::string& why);
+  void FallBackToPlain(const std::string& layer, const std::string& why) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
   at::Device device_;
   at::ScalarType dtype_;
@@ -89,10 +93,10 @@ class CamModel {
   bool optimize_;
   // Guards adding methods to module_'s class and changing runners (exclusive)
   // against calls (shared).
-  std::shared_mutex module_mutex_;
-  torch::jit::Module module_;
-  torch::jit::Module forward_module_;                           // guarded by module_mutex_
-  std::unordered_map<std::string, LayerRunner> layer_runners_;  // guarded by module_mutex_
+  absl::Mutex module_mutex_;
+  torch::jit::Module module_ ABSL_GUARDED_BY(module_mutex_);
+  torch::jit::Module forward_module_ ABSL_GUARDED_BY(module_mutex_);
+  std::unordered_map<std::string, LayerRunner> layer_runners_ ABSL_GUARDED_BY(module_mutex_);
   std::once_flag usable_layers_once_;
   std::vector<std::string> usable_layers_;  // written once under usable_layers_once_
 };

@@ -11,10 +11,10 @@
 #include <atomic>
 #include <cstdio>
 #include <future>
-#include <mutex>
 #include <random>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "tests/server/server_test_util.h"
 #include "tests/temp_dir.h"
 
@@ -364,8 +364,8 @@ TEST_CASE("SIGKILL during a burst of writes: afterwards every answer is a miss o
     ServerProcess server;
     StartServer(server, args);
     auto stub = Connect(server);
-    std::mutex sent_mu;
-    std::vector<v1::ExplainRequest> sent;  // guarded by sent_mu
+    absl::Mutex sent_mu;
+    std::vector<v1::ExplainRequest> sent;  // guarded by sent_mu until the clients are joined
     std::atomic<bool> killed{false};
     std::vector<std::thread> clients;
     for (int t = 0; t < 4; ++t) {
@@ -375,7 +375,7 @@ TEST_CASE("SIGKILL during a burst of writes: afterwards every answer is a miss o
           v1::ExplainRequest request = ImageRequest("c" + std::to_string(n), ReadBytes(images[n % images.size()]));
           request.set_method(kMethods[(n / images.size()) % 6]);
           {
-            std::lock_guard<std::mutex> lock(sent_mu);
+            absl::MutexLock lock(&sent_mu);
             sent.push_back(request);
           }
           v1::ExplainResponse response;

@@ -54,7 +54,7 @@ Status ServerProcess::Start(const Options& options) {
   if (binary == nullptr) return FailedPreconditionError("CAMSERVE_SERVER_BINARY is not set");
   if (pid_ > 0) return FailedPreconditionError("the server is already running");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     log_lines_.clear();
     log_closed_ = false;
   }
@@ -141,21 +141,21 @@ StatusOr<int> ServerProcess::Stop(int signal, int timeout_ms) {
 }
 
 std::vector<std::string> ServerProcess::LogLines() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return log_lines_;
 }
 
 StatusOr<std::string> ServerProcess::WaitForLogLine(const std::function<bool(const std::string&)>& matches,
                                                     int timeout_ms) const {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::unique_lock<std::mutex> lock(mu_);
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
+  absl::MutexLock lock(&mu_);
   size_t checked = 0;
   while (true) {
     for (; checked < log_lines_.size(); ++checked) {
       if (matches(log_lines_[checked])) return log_lines_[checked];
     }
     if (log_closed_) return UnavailableError("the server closed its log (exited) before the line appeared");
-    if (log_changed_.wait_until(lock, deadline) == std::cv_status::timeout && checked == log_lines_.size()) {
+    if (log_changed_.WaitWithDeadline(&mu_, deadline) && checked == log_lines_.size()) {
       return Status(StatusCode::kDeadlineExceeded, "no matching log line within " + std::to_string(timeout_ms) + " ms");
     }
   }
@@ -176,18 +176,18 @@ void ServerProcess::ReadLog(int fd) {
       pending.erase(0, newline + 1);
     }
     if (!complete.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       log_lines_.insert(log_lines_.end(), complete.begin(), complete.end());
     }
-    log_changed_.notify_all();
+    log_changed_.SignalAll();
   }
   close(fd);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!pending.empty()) log_lines_.push_back(pending);
     log_closed_ = true;
   }
-  log_changed_.notify_all();
+  log_changed_.SignalAll();
 }
 
 }  // namespace camserve

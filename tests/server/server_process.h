@@ -16,14 +16,14 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/util/status.h"
 
 namespace camserve {
@@ -83,10 +83,10 @@ class ServerProcess {
   int port_ = 0;
   int metrics_port_ = 0;
   std::thread reader_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable log_changed_;
-  std::vector<std::string> log_lines_;  // guarded by mu_
-  bool log_closed_ = false;             // guarded by mu_
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar log_changed_;
+  std::vector<std::string> log_lines_ ABSL_GUARDED_BY(mu_);
+  bool log_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace camserve

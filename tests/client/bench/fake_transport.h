@@ -5,14 +5,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "client/bench/explain_transport.h"
 
 namespace camserve {
@@ -35,33 +35,29 @@ class ThreadedFakeTransport : public ExplainTransport {
 
   ~ThreadedFakeTransport() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    changed_.notify_all();
     worker_.join();
   }
 
   void Send(const std::string& image, DoneCallback done) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back({sent_images_.size(), std::move(done)});
-      sent_images_.push_back(image);
-      max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
-    }
-    changed_.notify_all();
+    absl::MutexLock lock(&mu_);
+    queue_.push_back({sent_images_.size(), std::move(done)});
+    sent_images_.push_back(image);
+    max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
   }
 
   std::vector<std::string> sent_images() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return sent_images_;
   }
   int in_flight() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return in_flight_;
   }
   int max_in_flight() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return max_in_flight_;
   }
 
@@ -71,31 +67,31 @@ class ThreadedFakeTransport : public ExplainTransport {
     DoneCallback done;
   };
 
-  void AnswerUntilStopped() {
+  void AnswerUntilStopped() ABSL_LOCKS_EXCLUDED(mu_) {
     while (true) {
-      std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      lock.unlock();
+      mu_.LockWhen(absl::Condition(this, &ThreadedFakeTransport::HasWorkOrStopping));
+      const bool stop = queue_.empty();
+      mu_.Unlock();
+      if (stop) return;
       std::this_thread::sleep_for(answer_delay_);
-      lock.lock();
+      mu_.Lock();
       Pending pending = std::move(queue_.front());
       queue_.pop_front();
       --in_flight_;
-      lock.unlock();
+      mu_.Unlock();
       pending.done(outcome_for_(pending.k));
     }
   }
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
 
   const std::chrono::microseconds answer_delay_;
   const OutcomeFor outcome_for_;
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<Pending> queue_;             // guarded by mu_
-  std::vector<std::string> sent_images_;  // guarded by mu_
-  int in_flight_ = 0;                     // guarded by mu_
-  int max_in_flight_ = 0;                 // guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> sent_images_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;
 };
 

@@ -9,11 +9,11 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "client/bench/latency_stats.h"
 #include "client/bench/load_generator.h"
 #include "client/common/grpc_channel.h"
@@ -29,7 +29,7 @@ class FakeExplainer final : public v1::Explainer::Service {
   grpc::Status Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       requests_.push_back(*request);
     }
     if (request->model() == "missing") {
@@ -51,13 +51,13 @@ class FakeExplainer final : public v1::Explainer::Service {
   }
 
   std::vector<v1::ExplainRequest> requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return requests_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<v1::ExplainRequest> requests_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::vector<v1::ExplainRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 
 class FakeServer {

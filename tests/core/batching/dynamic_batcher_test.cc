@@ -9,6 +9,10 @@
 #include <map>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "tests/core/batching/fake_clock.h"
+
 namespace camserve {
 namespace {
 
@@ -16,18 +20,24 @@ using Ids = std::vector<int>;
 
 // What the batcher did: batches given to the processor, tasks ended early.
 struct Recorder {
-  std::mutex mu;
-  std::vector<Ids> batches;         // guarded by mu
-  std::map<int, Status> early;      // guarded by mu
-  std::vector<std::string> groups;  // one per batch; "mixed" if not uniform; guarded by mu
+  absl::Mutex mu;
+  std::vector<Ids> batches ABSL_GUARDED_BY(mu);
+  std::map<int, Status> early ABSL_GUARDED_BY(mu);
+  // One per batch; "mixed" if not uniform.
+  std::vector<std::string> groups ABSL_GUARDED_BY(mu);
 
   size_t BatchCount() {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     return batches.size();
   }
   size_t EarlyCount() {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     return early.size();
+  }
+  // The status task `id` was ended early with.
+  StatusCode EarlyCode(int id) {
+    absl::MutexLock lock(&mu);
+    return early.at(id).code();
   }
 };
 
@@ -38,7 +48,7 @@ struct FakeTask : BatchTask {
     priority = priority_level;
   }
   void FinishEarly(const Status& status) override {
-    std::lock_guard<std::mutex> lock(recorder->mu);
+    absl::MutexLock lock(&recorder->mu);
     recorder->early.emplace(id, status);
   }
   bool IsCancelled() const override { return cancelled->load(); }
@@ -50,20 +60,9 @@ struct FakeTask : BatchTask {
 
 // Blocks the processor until opened.
 struct Gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      open = true;
-    }
-    cv.notify_all();
-  }
-  void Pass() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return open; });
-  }
+  absl::Notification opened;
+  void Open() { opened.Notify(); }
+  void Pass() { opened.WaitForNotification(); }
 };
 
 // Waits (real time, bounded) until `predicate` holds.
@@ -98,7 +97,7 @@ struct Fixture {
             ids.push_back(static_cast<FakeTask&>(*task).id);
             if (task->group_key != group) group = "mixed";
           }
-          std::lock_guard<std::mutex> lock(recorder_ref->mu);
+          absl::MutexLock lock(&recorder_ref->mu);
           recorder_ref->batches.push_back(ids);
           recorder_ref->groups.push_back(group);
         },
@@ -118,7 +117,7 @@ struct Fixture {
   }
 
   std::vector<Ids> Batches() {
-    std::lock_guard<std::mutex> lock(recorder->mu);
+    absl::MutexLock lock(&recorder->mu);
     return recorder->batches;
   }
 };
@@ -204,7 +203,7 @@ TEST_CASE("a request whose deadline passes in the queue is DEADLINE_EXCEEDED and
   REQUIRE(f.Submit(2).ok());
   f.clock->Advance(600);
   REQUIRE(Eventually([&] { return f.recorder->EarlyCount() == 1; }));
-  CHECK(f.recorder->early.at(1).code() == StatusCode::kDeadlineExceeded);
+  CHECK(f.recorder->EarlyCode(1) == StatusCode::kDeadlineExceeded);
   CHECK(f.recorder->BatchCount() == 0);
   f.clock->Advance(400);
   REQUIRE(Eventually([&] { return f.recorder->BatchCount() == 1; }));
@@ -219,7 +218,7 @@ TEST_CASE("a request cancelled while queued is CANCELLED and never computed") {
   REQUIRE(f.Submit(2).ok());
   cancel->store(true);
   REQUIRE(Eventually([&] { return f.recorder->EarlyCount() == 1; }));
-  CHECK(f.recorder->early.at(1).code() == StatusCode::kCancelled);
+  CHECK(f.recorder->EarlyCode(1) == StatusCode::kCancelled);
   f.clock->Advance(1000);
   REQUIRE(Eventually([&] { return f.recorder->BatchCount() == 1; }));
   CHECK(f.Batches()[0] == Ids{2});
@@ -235,7 +234,7 @@ TEST_CASE("a batch holds only requests of one group") {
   f.clock->Advance(1000);
   REQUIRE(Eventually([&] { return f.recorder->BatchCount() == 2; }));
   CHECK(f.Batches() == std::vector<Ids>{{1, 2, 4}, {3}});
-  std::lock_guard<std::mutex> lock(f.recorder->mu);
+  absl::MutexLock lock(&f.recorder->mu);
   for (const std::string& group : f.recorder->groups) CHECK(group != "mixed");
 }
 
@@ -279,8 +278,8 @@ TEST_CASE("what the drain timeout leaves queued is finished UNAVAILABLE") {
   shutdown.join();
   CHECK(f.Batches() == std::vector<Ids>{{0}});
   REQUIRE(f.recorder->EarlyCount() == 2);
-  CHECK(f.recorder->early.at(1).code() == StatusCode::kUnavailable);
-  CHECK(f.recorder->early.at(2).code() == StatusCode::kUnavailable);
+  CHECK(f.recorder->EarlyCode(1) == StatusCode::kUnavailable);
+  CHECK(f.recorder->EarlyCode(2) == StatusCode::kUnavailable);
 }
 
 TEST_CASE("several workers run batches of different groups concurrently") {

@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
-#include <condition_variable>
-#include <mutex>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "tests/core/batching/fake_clock.h"
 
 namespace camserve {
 namespace {
@@ -35,9 +37,9 @@ class FakeBackend : public ExplainBackend {
   std::vector<std::string> UsableLayers() override { return {"layer3", "layer4"}; }
 
   StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     batches_.push_back({spec.method, spec.target_layer, items.size(), spec.profile_stages});
-    released_cv_.wait(lock, [&] { return released_; });
+    mu_.Await(absl::Condition(&released_));
     if (!fail_with_.ok()) return fail_with_;
     BatchResult result;
     result.timings = StageTimings(spec.profile_stages);
@@ -54,18 +56,15 @@ class FakeBackend : public ExplainBackend {
   }
 
   void Hold() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     released_ = false;
   }
   void Release() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      released_ = true;
-    }
-    released_cv_.notify_all();
+    absl::MutexLock lock(&mu_);
+    released_ = true;
   }
   void FailWith(Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     fail_with_ = std::move(status);
   }
   struct SeenBatch {
@@ -75,18 +74,17 @@ class FakeBackend : public ExplainBackend {
     bool profile_stages;
   };
   std::vector<SeenBatch> batches() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return batches_;
   }
 
  private:
   ModelInfo info_;
   Preprocessor preprocessor_;
-  std::mutex mu_;
-  std::condition_variable released_cv_;
-  bool released_ = true;
-  Status fail_with_;
-  std::vector<SeenBatch> batches_;
+  absl::Mutex mu_;
+  bool released_ ABSL_GUARDED_BY(mu_) = true;
+  Status fail_with_ ABSL_GUARDED_BY(mu_);
+  std::vector<SeenBatch> batches_ ABSL_GUARDED_BY(mu_);
 };
 
 ExplainJob Job(float marker, std::optional<int> target = std::nullopt, int side = 4) {
@@ -98,25 +96,30 @@ ExplainJob Job(float marker, std::optional<int> target = std::nullopt, int side 
 }
 
 // Collects what `done` callbacks deliver.
-struct Replies {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::pair<Status, ExplainOutcome>> all;
+class Replies {
+ public:
+  using Reply = std::pair<Status, ExplainOutcome>;
 
   ExplainDone Callback(int index) {
     return [this, index](StatusOr<ExplainOutcome> outcome) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (all.size() <= static_cast<size_t>(index)) all.resize(index + 1);
-      all[index] = {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome{}};
-      ++count;
-      cv.notify_all();
+      absl::MutexLock lock(&mu_);
+      if (all_.size() <= static_cast<size_t>(index)) all_.resize(index + 1);
+      all_[index] = {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome()};
+      ++count_;
     };
   }
-  void WaitFor(int n) {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return count >= n; });
+  // Waits until `n` replies arrived; returns every reply so far, by index.
+  std::vector<Reply> WaitFor(int n) {
+    absl::MutexLock lock(&mu_);
+    const auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ >= n; };
+    mu_.Await(absl::Condition(&arrived));
+    return all_;
   }
-  int count = 0;
+
+ private:
+  absl::Mutex mu_;
+  std::vector<Reply> all_ ABSL_GUARDED_BY(mu_);
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct Fixture {
@@ -144,17 +147,17 @@ TEST_CASE("jobs with different targets share a batch and get their own results")
   while (f.backend->batches().empty()) std::this_thread::yield();
   for (int i = 1; i <= 4; ++i) f.runner->Submit(Job(static_cast<float>(i), i), replies.Callback(i));
   f.backend->Release();
-  replies.WaitFor(5);
+  const std::vector<Replies::Reply> all = replies.WaitFor(5);
   const auto batches = f.backend->batches();
   REQUIRE(batches.size() == 2);
   CHECK(batches[0].size == 1);
   CHECK(batches[1].size == 4);
   for (int i = 1; i <= 4; ++i) {
-    REQUIRE(replies.all[i].first.ok());
-    CHECK(replies.all[i].second.result.heatmap.values[0] == static_cast<float>(i));
-    CHECK(replies.all[i].second.result.target.class_index == i);
-    CHECK(replies.all[i].second.batch_size == 4);
-    CHECK(replies.all[i].second.timings.Micros(Stage::kForward) == 7);
+    REQUIRE(all[i].first.ok());
+    CHECK(all[i].second.result.heatmap.values[0] == static_cast<float>(i));
+    CHECK(all[i].second.result.target.class_index == i);
+    CHECK(all[i].second.batch_size == 4);
+    CHECK(all[i].second.timings.Micros(Stage::kForward) == 7);
   }
 }
 
@@ -176,12 +179,12 @@ TEST_CASE("method, layer and input shape split batches; an explicit default laye
   f.runner->Submit(Job(5), replies.Callback(4));
   f.runner->Submit(std::move(explicit_default), replies.Callback(5));
   f.backend->Release();
-  replies.WaitFor(6);
+  const std::vector<Replies::Reply> all = replies.WaitFor(6);
   std::vector<size_t> sizes;
   for (const auto& batch : f.backend->batches()) sizes.push_back(batch.size);
   std::sort(sizes.begin(), sizes.end());
   CHECK(sizes == std::vector<size_t>{1, 1, 1, 1, 2});
-  for (int i = 0; i < 6; ++i) CHECK(replies.all[i].first.ok());
+  for (int i = 0; i < 6; ++i) CHECK(all[i].first.ok());
 }
 
 TEST_CASE("bad layers and classes are refused per job, before they can fail a batch") {
@@ -193,13 +196,13 @@ TEST_CASE("bad layers and classes are refused per job, before they can fail a ba
   f.runner->Submit(Job(2, 10), replies.Callback(1));
   f.runner->Submit(Job(3, -1), replies.Callback(2));
   f.runner->Submit(Job(4, 9), replies.Callback(3));
-  replies.WaitFor(4);
-  CHECK(replies.all[0].first.code() == StatusCode::kInvalidArgument);
-  CHECK_THAT(replies.all[0].first.message(), Catch::Contains("usable layers: layer3, layer4"));
-  CHECK(replies.all[1].first.code() == StatusCode::kInvalidArgument);
-  CHECK_THAT(replies.all[1].first.message(), Catch::Contains("target_class 10 is out of range"));
-  CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
-  CHECK(replies.all[3].first.ok());
+  const std::vector<Replies::Reply> all = replies.WaitFor(4);
+  CHECK(all[0].first.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(all[0].first.message(), Catch::Contains("usable layers: layer3, layer4"));
+  CHECK(all[1].first.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(all[1].first.message(), Catch::Contains("target_class 10 is out of range"));
+  CHECK(all[2].first.code() == StatusCode::kInvalidArgument);
+  CHECK(all[3].first.ok());
   CHECK(f.backend->batches().size() == 1);
 }
 
@@ -218,16 +221,16 @@ TEST_CASE("decoded images are preprocessed on the worker; a bad one fails alone"
   f.runner->Submit(std::move(broken), replies.Callback(2));
   f.runner->Submit(Job(0.25f), replies.Callback(3));  // a tensor of the same shape joins the batch
   f.backend->Release();
-  replies.WaitFor(4);
-  REQUIRE(replies.all[1].first.ok());
+  const std::vector<Replies::Reply> all = replies.WaitFor(4);
+  REQUIRE(all[1].first.ok());
   // (1 - mean[0]) / std[0] with the ImageNet defaults.
-  CHECK(replies.all[1].second.result.heatmap.values[0] == Approx((1.f - 0.485f) / 0.229f));
-  CHECK(replies.all[1].second.batch_size == 2);
-  CHECK(replies.all[2].first.code() == StatusCode::kInvalidArgument);
-  CHECK(replies.all[3].second.result.heatmap.values[0] == 0.25f);
-  CHECK(replies.all[3].second.batch_size == 2);
-  CHECK(replies.all[1].second.timings.Has(Stage::kPreprocess));
-  CHECK_FALSE(replies.all[3].second.timings.Has(Stage::kPreprocess));
+  CHECK(all[1].second.result.heatmap.values[0] == Approx((1.f - 0.485f) / 0.229f));
+  CHECK(all[1].second.batch_size == 2);
+  CHECK(all[2].first.code() == StatusCode::kInvalidArgument);
+  CHECK(all[3].second.result.heatmap.values[0] == 0.25f);
+  CHECK(all[3].second.batch_size == 2);
+  CHECK(all[1].second.timings.Has(Stage::kPreprocess));
+  CHECK_FALSE(all[3].second.timings.Has(Stage::kPreprocess));
 }
 
 TEST_CASE("stage timings: queue by the runner's clock, the engine's stages merged; batch sizes reported") {
@@ -243,10 +246,10 @@ TEST_CASE("stage timings: queue by the runner's clock, the engine's stages merge
   f.runner->Submit(Job(2), replies.Callback(2));
   f.clock->Advance(2500);
   f.backend->Release();
-  replies.WaitFor(3);
+  const std::vector<Replies::Reply> all = replies.WaitFor(3);
   CHECK(batch_sizes == std::vector<int>{1, 2});
   for (int i : {1, 2}) {
-    const StageTimings& timings = replies.all[i].second.timings;
+    const StageTimings& timings = all[i].second.timings;
     CHECK(timings.Micros(Stage::kQueue) == 2500);
     CHECK(timings.Micros(Stage::kForward) == 7);
     CHECK_FALSE(timings.Has(Stage::kTotal));
@@ -262,9 +265,9 @@ TEST_CASE("profile_stages off: no stage is timed, and the engine is told so") {
   ExplainJob image_job;
   image_job.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, std::vector<uint8_t>(4 * 4 * 3, 255)});
   f.runner->Submit(std::move(image_job), replies.Callback(0));
-  replies.WaitFor(1);
-  REQUIRE(replies.all[0].first.ok());
-  const StageTimings& timings = replies.all[0].second.timings;
+  const std::vector<Replies::Reply> all = replies.WaitFor(1);
+  REQUIRE(all[0].first.ok());
+  const StageTimings& timings = all[0].second.timings;
   CHECK_FALSE(timings.enabled());
   for (int s = 0; s < kStageCount; ++s) CHECK_FALSE(timings.Has(static_cast<Stage>(s)));
   CHECK_FALSE(f.backend->batches()[0].profile_stages);
@@ -275,9 +278,9 @@ TEST_CASE("an engine error reaches every job of its batch") {
   Replies replies;
   f.backend->FailWith(InternalError("device lost"));
   f.runner->Submit(Job(1), replies.Callback(0));
-  replies.WaitFor(1);
-  CHECK(replies.all[0].first.code() == StatusCode::kInternal);
-  CHECK(replies.all[0].first.message() == "device lost");
+  const std::vector<Replies::Reply> all = replies.WaitFor(1);
+  CHECK(all[0].first.code() == StatusCode::kInternal);
+  CHECK(all[0].first.message() == "device lost");
 }
 
 TEST_CASE("a full queue and cancelled jobs end early without reaching the engine") {
@@ -292,12 +295,12 @@ TEST_CASE("a full queue and cancelled jobs end early without reaching the engine
   cancelled.is_cancelled = [] { return true; };
   f.runner->Submit(std::move(cancelled), replies.Callback(1));
   f.runner->Submit(Job(2), replies.Callback(2));
-  replies.WaitFor(1);
+  (void)replies.WaitFor(1);
   f.backend->Release();
-  replies.WaitFor(3);
-  CHECK(replies.all[1].first.code() == StatusCode::kCancelled);
-  CHECK(replies.all[2].first.code() == StatusCode::kUnavailable);
-  CHECK_THAT(replies.all[2].first.message(), Catch::Contains("exceeds maximum queue size (1)"));
+  const std::vector<Replies::Reply> all = replies.WaitFor(3);
+  CHECK(all[1].first.code() == StatusCode::kCancelled);
+  CHECK(all[2].first.code() == StatusCode::kUnavailable);
+  CHECK_THAT(all[2].first.message(), Catch::Contains("exceeds maximum queue size (1)"));
   CHECK(f.backend->batches().size() == 1);
 }
 
