@@ -7,7 +7,8 @@
 // different requests share a key by concatenation.
 //
 // Thread-safety: a pure function.
-// Cost: one SHA-256 pass over the input bytes (~0.1 ms for a 200 KB image).
+// Cost: one SHA-256 pass over the input bytes (measured: docs/benchmarks.md,
+// "Component costs").
 #pragma once
 
 #include <array>

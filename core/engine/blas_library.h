@@ -4,10 +4,10 @@
 // connected layer, the backward over a classifier head) go to the BLAS it
 // was linked against. Debian's LibTorch links the generic libblas.so.3, and
 // Debian resolves that to the reference BLAS (package libblas3) unless an
-// optimised one is installed: about 10x slower for ResNet-50's head backward
-// (2.1 vs 0.2 ms per image at batch 8). scripts/install_deps.sh installs
-// libopenblas0-serial. The server logs the result at start and warns on the
-// reference BLAS.
+// optimised one is installed, which makes the backward over a classifier head
+// several times slower (docs/benchmarks.md, "BLAS"). scripts/install_deps.sh
+// installs libopenblas0-serial. The server logs the result at start and warns
+// on the reference BLAS.
 //
 // Thread-safety: may be called from any thread. Errors: none; an unknown
 // library is reported as such.

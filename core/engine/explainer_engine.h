@@ -48,7 +48,9 @@ struct EngineOptions {
   // copy per layer in use.
   bool optimize_for_inference = true;
   // LibTorch intra-op threads (per operator). 0: all cores. Debian's LibTorch
-  // otherwise uses one, where convolutions run about 8x slower.
+  // otherwise uses one, where small-batch convolutions fall to a much slower
+  // path (docs/benchmarks.md,
+  // "What the optimizations and threads are worth").
   // Process-wide: the last engine created sets it.
   int intra_op_threads = 0;
   // LibTorch inter-op threads. 0: all cores. Process-wide and settable once;

@@ -5,8 +5,8 @@
 //
 // Thread-safety: pure functions.
 // Errors: as EncodePng (INVALID_ARGUMENT for sides < 1).
-// Cost: a table lookup and a blend per pixel plus EncodePng (~1.3 ms for a
-// 224x224 heatmap, ~3 ms for an overlay, one core).
+// Cost: a table lookup and a blend per pixel plus EncodePng (measured:
+// docs/benchmarks.md, "Component costs").
 #pragma once
 
 #include <cstdint>

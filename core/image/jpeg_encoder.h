@@ -7,9 +7,8 @@
 // Errors: INVALID_ARGUMENT, naming the bad value, for a null buffer, a side
 // outside [1, 65500] (libjpeg's JPEG_MAX_DIMENSION) or a quality outside
 // [1, 100]; INTERNAL if TurboJPEG fails (out of memory), with its message.
-// Cost: one libjpeg-turbo pass; at quality 90 on one core of the
-// development machine, a noisy photo-like 224x224 image takes ~0.3 ms and
-// compresses to ~16% of the raw bytes, 1024x768 ~3 ms and ~8%.
+// Cost: one libjpeg-turbo pass over the pixels (measured: docs/benchmarks.md,
+// "Component costs").
 // Lossy: DecodeImage gives back pixels near, not equal to, the input (see
 // tests/core/image/jpeg_encoder_test.cc for the bound).
 #pragma once

@@ -6,11 +6,10 @@
 // (libpng's limit), or channels not in {1, 3, 4}; INTERNAL if libpng fails
 // (out of memory).
 // Cost: the server encodes per request, so zlib runs at its fastest level
-// (Z_BEST_SPEED) with only the SUB filter. For 224x224 RGB, measured on one
-// core: a jet heatmap takes ~1.3 ms and compresses to ~11% of the raw bytes,
-// a photo overlay ~3 ms and ~60% (libpng's default adaptive filtering costs
-// 2-3x the time for 5-10% smaller files). Lossless: the result decodes to
-// exactly the input pixels.
+// (Z_BEST_SPEED) with only the SUB filter: one filtering and one deflate pass
+// over the pixels (times, sizes and the comparison with libpng's default
+// filtering: docs/benchmarks.md, "Component costs"). Lossless: the result
+// decodes to exactly the input pixels.
 #pragma once
 
 #include <cstdint>

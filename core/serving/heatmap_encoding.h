@@ -7,8 +7,8 @@
 //
 // Thread-safety: a pure function.
 // Errors: INVALID_ARGUMENT for kPngOverlay without an image (tensor inputs).
-// Cost: FLOAT32/UINT8 a copy; PNG ~1.3 ms (heatmap) to ~3 ms (overlay) for
-// 224x224 on one core (core/image/png_encoder.h).
+// Cost: FLOAT32/UINT8 a copy; PNG a colormap pass and EncodePng
+// (core/image/png_encoder.h).
 #pragma once
 
 #include <string>

@@ -10,8 +10,8 @@
 // Decoded images are preprocessed (resized, normalised: LibTorch ops) on the
 // batch worker, right before their batch, not on the caller's thread: ops on
 // other threads would give each of those threads an OpenMP pool of its own,
-// and with more OpenMP threads than cores libgomp stops spinning between the
-// batch's parallel regions, which costs the forward about 10% on 2 cores.
+// and with more OpenMP threads than cores the forward slows down
+// (docs/benchmarks.md, "Component costs").
 //
 // Thread-safety: Submit, Shutdown and the accessors may be called from any
 // thread. `done` callbacks run on a batcher worker thread, or inline in Submit
@@ -36,7 +36,8 @@
 
 namespace camserve {
 
-// One request, preprocessed, as the runner sees it.
+// One request as the runner sees it: its options and its input, either a
+// decoded image (preprocessed on the worker) or an already prepared tensor.
 struct ExplainJob {
   CamMethodKind method = CamMethodKind::kGradCam;
   // Empty: the model's default layer.

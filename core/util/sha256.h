@@ -3,7 +3,8 @@
 //
 // Thread-safety: one Sha256 object per thread; the free function is safe to
 // call concurrently.
-// Cost: about 2 GB/s on one core of a current x86 CPU (SHA-NI).
+// Cost: one pass over the bytes (OpenSSL uses SHA-NI where the CPU has it;
+// measured: docs/benchmarks.md, "Component costs").
 #pragma once
 
 #include <array>
