@@ -202,24 +202,40 @@ void ConvertInvertedCmykToRgb(std::vector<uint8_t>* pixels, size_t pixel_count) 
   pixels->resize(pixel_count * 3);
 }
 
+struct JpegFrame {
+  int width = 0;
+  int height = 0;
+  int colorspace = -1;
+};
+
+// The frame header's size and colour space, checked against the limits.
+StatusOr<JpegFrame> ReadJpegFrame(tjhandle tj, std::string_view jpeg, const DecodeOptions& options) {
+  JpegFrame frame;
+  int subsampling = -1;
+  // The outputs, not the return value, say whether the header is usable:
+  // tjDecompressHeader3 fails after filling them on sampling factors that
+  // TurboJPEG cannot name (libjpeg decodes those fine), and succeeds without
+  // filling them when there is no frame header (a tables-only datastream,
+  // or a file cut off before its SOF marker).
+  const int header_rc = tjDecompressHeader3(tj, Bytes(jpeg), static_cast<unsigned long>(jpeg.size()), &frame.width,
+                                            &frame.height, &subsampling, &frame.colorspace);
+  if (frame.width < 1 || frame.height < 1 || frame.colorspace < 0) {
+    return InvalidArgumentError(std::string("invalid JPEG header: ") +
+                                (header_rc != 0 ? tjGetErrorStr2(tj) : "no frame header (file truncated?)"));
+  }
+  CAMSERVE_RETURN_IF_ERROR(CheckDimensions(frame.width, frame.height, options));
+  return frame;
+}
+
 StatusOr<DecodedImage> DecodeJpeg(std::string_view jpeg, const DecodeOptions& options) {
   TjHandle tj(tjInitDecompress());
   if (!tj) {
     return InternalError(std::string("tjInitDecompress failed: ") + tjGetErrorStr2(nullptr));
   }
   const auto size = static_cast<unsigned long>(jpeg.size());
-  int width = 0, height = 0, subsampling = -1, colorspace = -1;
-  // The outputs, not the return value, say whether the header is usable:
-  // tjDecompressHeader3 fails after filling them on sampling factors that
-  // TurboJPEG cannot name (libjpeg decodes those fine), and succeeds without
-  // filling them when there is no frame header (a tables-only datastream,
-  // or a file cut off before its SOF marker).
-  const int header_rc = tjDecompressHeader3(tj.get(), Bytes(jpeg), size, &width, &height, &subsampling, &colorspace);
-  if (width < 1 || height < 1 || colorspace < 0) {
-    return InvalidArgumentError(std::string("invalid JPEG header: ") +
-                                (header_rc != 0 ? tjGetErrorStr2(tj.get()) : "no frame header (file truncated?)"));
-  }
-  CAMSERVE_RETURN_IF_ERROR(CheckDimensions(width, height, options));
+  StatusOr<JpegFrame> frame = ReadJpegFrame(tj.get(), jpeg, options);
+  if (!frame.ok()) return frame.status();
+  const int width = frame->width, height = frame->height, colorspace = frame->colorspace;
 
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pixel_format = cmyk ? TJPF_CMYK : TJPF_RGB;
@@ -322,18 +338,25 @@ bool ReadPngRows(png_structp png, png_bytepp rows) {
   return true;
 }
 
+// Reads a PNG's header into `header` through `guard`'s structs and checks
+// its size against the limits.
+Status ReadCheckedPngHeader(std::string_view data, const DecodeOptions& options, PngReadGuard& guard, PngSource* source,
+                            const PngErrorText& error, PngHeader* header) {
+  if (!guard.ok()) return InternalError("could not allocate libpng read structs");
+  *source = {Bytes(data), data.size(), 0};
+  png_set_read_fn(guard.png(), source, ReadPngFromMemory);
+  if (!ReadPngHeader(guard.png(), guard.info(), header)) {
+    return InvalidArgumentError(std::string("invalid PNG header: ") + error.text);
+  }
+  return CheckDimensions(header->width, header->height, options);
+}
+
 StatusOr<DecodedImage> DecodePng(std::string_view data, const DecodeOptions& options) {
   PngErrorText error = {};
   PngReadGuard guard(&error);
-  if (!guard.ok()) return InternalError("could not allocate libpng read structs");
-  PngSource source = {Bytes(data), data.size(), 0};
-  png_set_read_fn(guard.png(), &source, ReadPngFromMemory);
-
+  PngSource source = {};
   PngHeader header = {};
-  if (!ReadPngHeader(guard.png(), guard.info(), &header)) {
-    return InvalidArgumentError(std::string("invalid PNG header: ") + error.text);
-  }
-  CAMSERVE_RETURN_IF_ERROR(CheckDimensions(header.width, header.height, options));
+  CAMSERVE_RETURN_IF_ERROR(ReadCheckedPngHeader(data, options, guard, &source, error, &header));
   if (header.row_bytes != size_t{header.width} * 3) {
     return InternalError("libpng produced " + std::to_string(header.row_bytes) + " bytes per row instead of 3 * " +
                          std::to_string(header.width));
@@ -351,6 +374,30 @@ StatusOr<DecodedImage> DecodePng(std::string_view data, const DecodeOptions& opt
   return ApplyOrientation(std::move(image), header.orientation);
 }
 
+// Orientations 5..8 transpose the image.
+ImageHeader OrientedHeader(ImageFormat format, int width, int height, int orientation) {
+  const bool transposed = orientation >= 5 && orientation <= 8;
+  return ImageHeader{format, transposed ? height : width, transposed ? width : height};
+}
+
+StatusOr<ImageHeader> ReadJpegHeader(std::string_view jpeg, const DecodeOptions& options) {
+  TjHandle tj(tjInitDecompress());
+  if (!tj) return InternalError(std::string("tjInitDecompress failed: ") + tjGetErrorStr2(nullptr));
+  StatusOr<JpegFrame> frame = ReadJpegFrame(tj.get(), jpeg, options);
+  if (!frame.ok()) return frame.status();
+  return OrientedHeader(ImageFormat::kJpeg, frame->width, frame->height, JpegOrientation(jpeg));
+}
+
+StatusOr<ImageHeader> ReadPngImageHeader(std::string_view data, const DecodeOptions& options) {
+  PngErrorText error = {};
+  PngReadGuard guard(&error);
+  PngSource source = {};
+  PngHeader header = {};
+  CAMSERVE_RETURN_IF_ERROR(ReadCheckedPngHeader(data, options, guard, &source, error, &header));
+  return OrientedHeader(ImageFormat::kPng, static_cast<int>(header.width), static_cast<int>(header.height),
+                        header.orientation);
+}
+
 }  // namespace
 
 ImageFormat DetectImageFormat(std::string_view encoded) {
@@ -359,15 +406,31 @@ ImageFormat DetectImageFormat(std::string_view encoded) {
   return ImageFormat::kUnknown;
 }
 
-StatusOr<DecodedImage> DecodeImage(std::string_view encoded, const DecodeOptions& options) {
+namespace {
+
+// The checks every entry point makes first; returns the format.
+StatusOr<ImageFormat> CheckedFormat(std::string_view encoded, const DecodeOptions& options) {
   CAMSERVE_RETURN_IF_ERROR(ValidateOptions(options));
   if (encoded.empty()) return InvalidArgumentError("image data is empty");
-  switch (DetectImageFormat(encoded)) {
-    case ImageFormat::kJpeg: return DecodeJpeg(encoded, options);
-    case ImageFormat::kPng: return DecodePng(encoded, options);
-    case ImageFormat::kUnknown: break;
+  const ImageFormat format = DetectImageFormat(encoded);
+  if (format == ImageFormat::kUnknown) {
+    return InvalidArgumentError("not a JPEG or PNG image (" + DescribeLeadingBytes(encoded) + ")");
   }
-  return InvalidArgumentError("not a JPEG or PNG image (" + DescribeLeadingBytes(encoded) + ")");
+  return format;
+}
+
+}  // namespace
+
+StatusOr<ImageHeader> ReadImageHeader(std::string_view encoded, const DecodeOptions& options) {
+  StatusOr<ImageFormat> format = CheckedFormat(encoded, options);
+  if (!format.ok()) return format.status();
+  return *format == ImageFormat::kJpeg ? ReadJpegHeader(encoded, options) : ReadPngImageHeader(encoded, options);
+}
+
+StatusOr<DecodedImage> DecodeImage(std::string_view encoded, const DecodeOptions& options) {
+  StatusOr<ImageFormat> format = CheckedFormat(encoded, options);
+  if (!format.ok()) return format.status();
+  return *format == ImageFormat::kJpeg ? DecodeJpeg(encoded, options) : DecodePng(encoded, options);
 }
 
 }  // namespace camserve

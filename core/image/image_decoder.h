@@ -71,9 +71,26 @@ struct DecodeOptions {
 
 enum class ImageFormat { kUnknown, kJpeg, kPng };
 
+// What the header says, before any pixel is decoded.
+struct ImageHeader {
+  ImageFormat format = ImageFormat::kUnknown;
+  // The size DecodeImage returns: after the EXIF orientation, so width and
+  // height are swapped for orientations 5..8.
+  int width = 0;
+  int height = 0;
+};
+
 // Identifies the format from its magic bytes (JPEG: FF D8 FF; PNG: the
 // 8-byte PNG signature). Looks at no more than the first 8 bytes.
 ImageFormat DetectImageFormat(std::string_view encoded);
+
+// Reads a JPEG's or PNG's header and checks its size against `options`,
+// allocating nothing in proportion to the image: what admission control
+// needs to know before decoding. Errors: as DecodeImage's for the header
+// (empty input, another format, a damaged header, dimensions over the
+// limits); an image whose header passes may still fail to decode.
+// Cost: the bytes up to the frame header (JPEG) or the first IDAT (PNG).
+StatusOr<ImageHeader> ReadImageHeader(std::string_view encoded, const DecodeOptions& options = {});
 
 // Decodes a JPEG or PNG, applies its EXIF orientation and returns RGB.
 // Errors: INVALID_ARGUMENT as described above, also for options whose limits

@@ -341,6 +341,47 @@ TEST_CASE("Size limits are checked before decoding", "[image_decoder]") {
   CheckInvalid(DecodeImage(WithJpegSize(jpeg, 16000, 16000)), {"256000000", "max_pixels"});
 }
 
+TEST_CASE("ReadImageHeader gives every fixture's decoded size without decoding", "[image_decoder]") {
+  for (const std::string& name : AllFixtures()) {
+    DYNAMIC_SECTION(name) {
+      const std::string bytes = ReadFixture(name);
+      StatusOr<ImageHeader> header = ReadImageHeader(bytes);
+      INFO(header.status().ToString());
+      REQUIRE(header.ok());
+      const DecodedImage expected = ReadExpected(name);
+      CHECK(header->width == expected.width);  // after the EXIF orientation
+      CHECK(header->height == expected.height);
+      CHECK(header->format == DetectImageFormat(bytes));
+    }
+  }
+}
+
+TEST_CASE("ReadImageHeader refuses what DecodeImage refuses in the header, with the same message", "[image_decoder]") {
+  const std::string jpeg = ReadFixture("rgb.jpg");  // 64x48
+  const std::string png = ReadFixture("rgb.png");   // 64x48
+  DecodeOptions small;
+  small.max_pixels = 64 * 48 - 1;
+  const std::vector<std::pair<std::string, DecodeOptions>> refused = {
+      {"", DecodeOptions{}},
+      {"GIF89a", DecodeOptions{}},
+      {png.substr(0, 20), DecodeOptions{}},
+      {WithJpegSize(jpeg, 65000, 65000), DecodeOptions{}},
+      {WithPngSize(png, 1000000, 1000000), DecodeOptions{}},
+      {jpeg, small},
+      {png, small},
+  };
+  for (const auto& [bytes, options] : refused) {
+    const StatusOr<ImageHeader> header = ReadImageHeader(bytes, options);
+    const StatusOr<DecodedImage> decoded = DecodeImage(bytes, options);
+    REQUIRE_FALSE(header.ok());
+    CHECK(header.status().code() == StatusCode::kInvalidArgument);
+    CHECK(header.status().message() == decoded.status().message());
+  }
+  // Damage after the header is found only by decoding.
+  CHECK(ReadImageHeader(jpeg.substr(0, 900)).ok());
+  CHECK_FALSE(DecodeImage(jpeg.substr(0, 900)).ok());
+}
+
 TEST_CASE("Invalid DecodeOptions are INVALID_ARGUMENT", "[image_decoder]") {
   DecodeOptions options;
   options.max_pixels = 0;
