@@ -55,7 +55,8 @@ void AddImageFlags(CLI::App& app, BenchOptions* options) {
 void AddReportFlags(CLI::App& app, BenchOptions* options) {
   app.add_option("--csv", options->csv_path, "write one CSV row per level to this file");
   app.add_option("--json", options->json_path, "write a JSON array, one object per level, to this file");
-  app.add_option("--plot", options->plot_path, "write a PNG chart of p50/p99 latency against throughput to this file");
+  app.add_option("--plot", options->plot_path,
+                 "draw p50/p99 latency against throughput into this PNG file (python3 with matplotlib)");
 }
 
 }  // namespace

@@ -2,14 +2,15 @@
 // perf_analyzer. It sweeps load levels (closed-loop concurrency or
 // open-loop request rates), measures client-side latency and throughput per
 // level, averages the server's per-stage timings, and prints a table; CSV,
-// JSON and a latency-throughput chart on request. docs/bench.md has every
-// flag and column.
+// JSON and a latency-throughput chart (matplotlib, through
+// client/bench/plot_latency.py) on request. docs/bench.md has every flag and
+// column.
 //
 // Exit codes: 0 when every level got at least one OK answer and every
 // report was written (levels may still contain errors; they are reported);
 // 1 for bad flags, an unreadable image, a server that cannot be reached or
-// rejects the first request, a report that cannot be written, or a level
-// without any OK answer (its reports are written first).
+// rejects the first request, a report or chart that cannot be written, or a
+// level without any OK answer (its reports are written first).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -24,7 +25,7 @@
 #include "client/bench/bench_report.h"
 #include "client/bench/grpc_explain_transport.h"
 #include "client/bench/image_pool.h"
-#include "client/bench/latency_plot.h"
+#include "client/bench/latency_chart.h"
 #include "client/bench/latency_stats.h"
 #include "client/bench/load_generator.h"
 #include "client/common/grpc_channel.h"
@@ -110,13 +111,7 @@ Status WriteReports(const BenchOptions& options, const std::vector<LevelReport>&
     CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(options.json_path, FormatJson(reports)));
   }
   if (options.plot_path.empty()) return Status::Ok();
-  std::vector<LatencyPoint> points;
-  for (const LevelReport& r : reports) points.push_back({r.throughput_rps, r.p50_ms, r.p99_ms});
-  StatusOr<LatencyPlot> plot = LatencyPlot::Create(std::move(points), LatencyPlotOptions{});
-  if (!plot.ok()) return plot.status();
-  StatusOr<std::string> png = plot->EncodePng();
-  if (!png.ok()) return png.status();
-  return WriteFileBytes(options.plot_path, *png);
+  return DrawLatencyChart(FormatJson(reports), options.plot_path, LatencyChartOptions{});
 }
 
 // A level without a single OK answer means the server went away or rejects
