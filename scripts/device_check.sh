@@ -6,7 +6,7 @@
 #
 # Needs, carried next to the tree (both git-ignored):
 #   .devdeps/root  Debian packages unpacked with dpkg -x (yaml-cpp, spdlog, fmt,
-#                  libturbojpeg, libpng, zlib, catch2 and their -dev packages)
+#                  libturbojpeg, libpng, zlib, catch2, cli11 and their -dev packages)
 #   .whl           wheels of grad-cam 1.5.7 and ttach 0.0.3
 # Writes logs to $OUT (or /tmp/device_out).
 # Status: written for the lent GPU machines, not yet run on one (no GPU was lent

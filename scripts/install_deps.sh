@@ -16,11 +16,13 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev catch2
   libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev libxxhash-dev
+  libcli11-dev
   # Test models are exported, and the reference is computed, with Debian's torch.
   python3 python3-venv python3-pip python3-torch python3-torchvision
   python3-sklearn python3-opencv python3-numpy python3-yaml python3-pil
   python3-grpcio python3-protobuf
-  # pytorch-grad-cam (test venv, installed --no-deps) imports these when loaded.
+  # pytorch-grad-cam (test venv, installed --no-deps) imports these when loaded;
+  # matplotlib also draws camserve-bench's chart (client/bench/plot_latency.py).
   python3-matplotlib python3-scipy python3-tqdm
   # promtool and a real Prometheus server for the metrics tests.
   prometheus

@@ -1,12 +1,13 @@
-// BenchOptions: camserve-bench's command line, parsed and checked in one
-// place so that the binary and its tests agree on every flag.
+// BenchOptions: camserve-bench's command line, defined and checked in one
+// place (on CLI11) so that the binary, its --help and its tests agree on
+// every flag. The defaults are the initial values of BenchOptions.
 //
-// Thread-safety: free functions, no shared state.
-// Errors: INVALID_ARGUMENT whose message names the flag and its value
-// ("--concurrency: each level must be >= 1; was 0").
+// Thread-safety: free functions on values.
+// Errors: INVALID_ARGUMENT whose message names the flag, e.g.
+// "--concurrency: must be > 0; was 0", "--concurrency excludes --rate".
 #pragma once
 
-#include <map>
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
@@ -14,44 +15,56 @@
 #include "client/bench/image_pool.h"
 #include "client/bench/latency_stats.h"
 #include "client/bench/load_generator.h"
-#include "core/util/flag_parser.h"
+#include "client/common/request_flags.h"
+#include "core/util/command_line.h"
 #include "core/util/status.h"
 
 namespace camserve {
 
 struct BenchOptions {
-  // --addr: camserve's gRPC address. Default: 127.0.0.1:50051.
-  std::string address = "127.0.0.1:50051";
   // --image: the JPEG or PNG every request is made from. Required.
   std::string image_path;
-  // The shared request flags (--model, --method, ...) and --encoding; no
-  // input set.
-  v1::ExplainRequest request_template;
-  // --concurrency or --rate, one level per value, in the order given.
-  // Default: concurrency 1.
-  std::vector<LoadLevel> levels;
-  // --warmup-s, --duration-s, --arrivals, --seed.
+  // The flags shared with camserve-client: --addr, --deadline-ms and the
+  // request's options. Here the deadline defaults to 30000 ms.
+  RequestFlags request = [] {
+    RequestFlags flags;
+    flags.deadline_ms = 30000;
+    return flags;
+  }();
+  // --encoding: the heatmap encoding asked for. Default: FLOAT32.
+  v1::HeatmapEncoding encoding = v1::HEATMAP_ENCODING_FLOAT32;
+  // --concurrency: closed-loop levels, requests outstanding at all times,
+  // each > 0, in the order given. Default: {1}.
+  std::vector<int> concurrency_levels = {1};
+  // --rate: open-loop levels instead, requests started per second, each > 0,
+  // in the order given. Excludes --concurrency. Default: none.
+  std::vector<double> rate_levels_rps;
+  // --warmup-s, --duration-s, --arrivals (needs --rate), --seed.
   LoadGenerator::Options load;
   // --mode. Default: kUnique.
   ImageMode image_mode = ImageMode::kUnique;
-  // --unique-images (count). Default: 2048.
+  // --unique-images (count; needs --mode unique).
   UniquePoolOptions pool;
-  // --deadline-ms: per-request deadline, milliseconds. Default: 30000.
-  int deadline_ms = 30000;
   // --csv, --json, --plot: where to write the reports; empty: not written.
   std::string csv_path;
   std::string json_path;
   std::string plot_path;
+
+  // The levels to run, in order: one per --rate value if any were given,
+  // else one per --concurrency value.
+  std::vector<LoadLevel> Levels() const;
+  // The request every level sends, without its image.
+  v1::ExplainRequest RequestTemplate() const;
 };
 
-// Flag name -> help text for every flag camserve-bench accepts, the shared
-// request flags included.
-std::map<std::string, std::string> BenchFlagHelp();
+// Adds every camserve-bench flag to `app`, bound to `options`, whose current
+// values are the defaults the help shows.
+void AddBenchFlags(CLI::App& app, BenchOptions* options);
+
+// camserve-bench's command line: the options, or the help for --help.
+StatusOr<ParsedCommandLine<BenchOptions>> ParseBenchCommandLine(int argc, const char* const* argv);
 
 // The --encoding spelling of `encoding` ("png_overlay").
 const char* EncodingFlagName(v1::HeatmapEncoding encoding);
-
-// The options the parsed flags give, defaults for those not given.
-StatusOr<BenchOptions> BenchOptionsFromFlags(const FlagParser& flags);
 
 }  // namespace camserve

@@ -2,14 +2,15 @@
 // perf_analyzer. It sweeps load levels (closed-loop concurrency or
 // open-loop request rates), measures client-side latency and throughput per
 // level, averages the server's per-stage timings, and prints a table; CSV,
-// JSON and a latency-throughput chart on request. docs/bench.md has every
-// flag and column.
+// JSON and a latency-throughput chart (matplotlib, through
+// client/bench/plot_latency.py) on request. docs/bench.md has every flag and
+// column.
 //
 // Exit codes: 0 when every level got at least one OK answer and every
 // report was written (levels may still contain errors; they are reported);
 // 1 for bad flags, an unreadable image, a server that cannot be reached or
-// rejects the first request, a report that cannot be written, or a level
-// without any OK answer (its reports are written first).
+// rejects the first request, a report or chart that cannot be written, or a
+// level without any OK answer (its reports are written first).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -24,12 +25,11 @@
 #include "client/bench/bench_report.h"
 #include "client/bench/grpc_explain_transport.h"
 #include "client/bench/image_pool.h"
-#include "client/bench/latency_plot.h"
+#include "client/bench/latency_chart.h"
 #include "client/bench/latency_stats.h"
 #include "client/bench/load_generator.h"
 #include "client/common/grpc_channel.h"
 #include "core/util/file_io.h"
-#include "core/util/flag_parser.h"
 #include "core/util/status.h"
 
 namespace camserve {
@@ -62,28 +62,30 @@ Status ProbeServer(const BenchOptions& options, ExplainTransport* transport, con
   if (outcome.code == StatusCode::kOk) return Status::Ok();
   const std::string detail = StatusCodeLabel(outcome.code) + ": " + outcome.error_message;
   if (outcome.code == StatusCode::kUnavailable || outcome.code == StatusCode::kDeadlineExceeded) {
-    return UnavailableError("cannot reach camserve at " + options.address + " (" + detail + ")");
+    return UnavailableError("cannot reach camserve at " + options.request.address + " (" + detail + ")");
   }
-  return Status(outcome.code, "the first request to " + options.address + " failed: " + detail);
+  return Status(outcome.code, "the first request to " + options.request.address + " failed: " + detail);
 }
 
 std::string RunDescription(const BenchOptions& options, size_t image_count) {
-  const v1::ExplainRequest& request = options.request_template;
+  const v1::ExplainRequest request = options.RequestTemplate();
   const std::string mode =
       options.image_mode == ImageMode::kUnique ? "unique (" + std::to_string(image_count) + " images)" : "repeated";
   char window[96];
   std::snprintf(window, sizeof(window), "warm-up %g s, window %g s per level", options.load.warmup_s,
                 options.load.duration_s);
-  return "camserve-bench: " + options.address + ", model " + (request.model().empty() ? "(default)" : request.model()) +
-         ", method " + (request.method().empty() ? "(default)" : request.method()) + ", encoding " +
+  return "camserve-bench: " + options.request.address + ", model " +
+         (request.model().empty() ? "(default)" : request.model()) + ", method " +
+         (request.method().empty() ? "(default)" : request.method()) + ", encoding " +
          EncodingFlagName(request.encoding()) + ", mode " + mode + ", " + window + "\n";
 }
 
 std::vector<LevelReport> RunLevels(const BenchOptions& options, LoadGenerator* generator) {
+  const std::vector<LoadLevel> levels = options.Levels();
   std::vector<LevelReport> reports;
-  for (size_t i = 0; i < options.levels.size(); ++i) {
-    const LoadLevel& level = options.levels[i];
-    std::fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, options.levels.size(), level.Describe().c_str());
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const LoadLevel& level = levels[i];
+    std::fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, levels.size(), level.Describe().c_str());
     const std::vector<LatencySample> samples = generator->RunLevel(level);
     reports.push_back(SummarizeLevel(level, options.load.duration_s, samples));
     const LevelReport& r = reports.back();
@@ -109,13 +111,7 @@ Status WriteReports(const BenchOptions& options, const std::vector<LevelReport>&
     CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(options.json_path, FormatJson(reports)));
   }
   if (options.plot_path.empty()) return Status::Ok();
-  std::vector<LatencyPoint> points;
-  for (const LevelReport& r : reports) points.push_back({r.throughput_rps, r.p50_ms, r.p99_ms});
-  StatusOr<LatencyPlot> plot = LatencyPlot::Create(std::move(points), LatencyPlotOptions{});
-  if (!plot.ok()) return plot.status();
-  StatusOr<std::string> png = plot->EncodePng();
-  if (!png.ok()) return png.status();
-  return WriteFileBytes(options.plot_path, *png);
+  return DrawLatencyChart(FormatJson(reports), options.plot_path, LatencyChartOptions{});
 }
 
 // A level without a single OK answer means the server went away or rejects
@@ -135,7 +131,8 @@ Status RunBenchmark(const BenchOptions& options) {
   StatusOr<std::vector<std::string>> images = LoadRequestImages(options, *file_bytes);
   if (!images.ok()) return images.status();
 
-  GrpcExplainTransport transport(MakeExplainerChannel(options.address), options.request_template, options.deadline_ms);
+  GrpcExplainTransport transport(MakeExplainerChannel(options.request.address), options.RequestTemplate(),
+                                 options.request.deadline_ms);
   CAMSERVE_RETURN_IF_ERROR(ProbeServer(options, &transport, *file_bytes));
   StatusOr<std::unique_ptr<LoadGenerator>> generator = LoadGenerator::Create(options.load, &transport, &images.value());
   if (!generator.ok()) return generator.status();
@@ -158,15 +155,12 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace camserve;
-  FlagParser flags(BenchFlagHelp());
-  const Status parsed = flags.Parse(argc, argv);
-  if (!parsed.ok()) return Fail(parsed.message() + " (--help lists the flags)");
-  if (flags.help_requested()) {
-    std::cout << flags.Usage("camserve-bench");
+  StatusOr<ParsedCommandLine<BenchOptions>> command_line = ParseBenchCommandLine(argc, argv);
+  if (!command_line.ok()) return Fail(command_line.status().message() + " (--help lists the flags)");
+  if (command_line->help.has_value()) {
+    std::cout << *command_line->help;
     return 0;
   }
-  StatusOr<BenchOptions> options = BenchOptionsFromFlags(flags);
-  if (!options.ok()) return Fail(options.status().message() + " (--help lists the flags)");
-  const Status run = RunBenchmark(*options);
+  const Status run = RunBenchmark(command_line->options);
   return run.ok() ? 0 : Fail(run.message());
 }

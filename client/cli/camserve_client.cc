@@ -11,7 +11,8 @@
 // timings, and writes STEM.heatmap.png, STEM.overlay.png and STEM.npy into
 // --out (see client/cli/heatmap_files.h). Up to --concurrency requests are in
 // flight at once so that the server can batch them; a failed image is
-// reported and the others go on. --info prints GetModelInfo.
+// reported and the others go on. --info prints GetModelInfo. The flags are
+// client/cli/client_options.h's.
 //
 // Exit status: 0 when everything succeeded; 1 when the server cannot be
 // reached, an RPC failed or any image failed; 2 for a bad command line.
@@ -24,15 +25,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "camserve/v1/explainer.grpc.pb.h"
-#include "client/cli/command_line.h"
+#include "client/cli/client_options.h"
 #include "client/cli/float_heatmap.h"
 #include "client/cli/heatmap_files.h"
 #include "client/cli/image_inputs.h"
@@ -41,7 +39,6 @@
 #include "client/common/request_flags.h"
 #include "core/image/image_decoder.h"
 #include "core/util/file_io.h"
-#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {
@@ -50,81 +47,27 @@ constexpr char kProgram[] = "camserve-client";
 constexpr int kFailureExitCode = 1;
 constexpr int kUsageExitCode = 2;
 
-struct ClientOptions {
-  std::string address;
-  std::string out_dir;
-  int deadline_ms = 0;
-  int concurrency = 0;
-  bool info = false;
-  // The request flags' ExplainRequest, without its image.
+// What a run needs besides the options: the request every image is sent
+// with, and the images, folders expanded.
+struct ClientRun {
+  ClientOptions options;
   v1::ExplainRequest request_template;
-  // Every image to explain, folders expanded.
   std::vector<std::string> images;
 };
 
-std::map<std::string, std::string> FlagHelp() {
-  std::map<std::string, std::string> help = RequestFlagHelp();
-  help["resolution"] = "heatmap size: original (default here: the overlay matches the image), input, feature";
-  help.insert({{"addr", "server address HOST:PORT (default 127.0.0.1:50051)"},
-               {"out", "folder for STEM.heatmap.png, STEM.overlay.png, STEM.npy (default .; created if missing)"},
-               {"concurrency", "requests in flight at once, so the server can batch them (default 4)"},
-               {"deadline-ms", "deadline of each RPC and of connecting, in milliseconds (default 60000)"},
-               {"info", "print the served models (only --model's if given), layers, methods; takes no value"}});
-  return help;
-}
-
-std::string UsageText(const FlagParser& flags) {
-  return flags.Usage(kProgram) +
-         "  IMAGE_OR_FOLDER...  JPEG/PNG images to explain; a folder stands for its .jpg/.jpeg/.png files\n";
-}
-
-StatusOr<int> PositiveIntFlag(const FlagParser& flags, const std::string& name, int fallback) {
-  StatusOr<int> value = flags.GetInt(name, fallback);
-  if (value.ok() && *value < 1) {
-    return InvalidArgumentError("--" + name + ": must be >= 1; was " + std::to_string(*value));
-  }
-  return value;
-}
-
-StatusOr<bool> SwitchFlag(const FlagParser& flags, const std::string& name) {
-  const std::string value = flags.GetString(name, "false");
-  if (value == "true" || value == "1") return true;
-  if (value == "false" || value == "0") return false;
-  return InvalidArgumentError("--" + name + ": '" + value + "' is not true or false");
-}
-
-// The images the positional arguments name, whose outputs must not collide.
-StatusOr<std::vector<std::string>> ImagesToExplain(const std::vector<std::string>& positional) {
-  StatusOr<std::vector<std::string>> images = CollectImagePaths(positional);
-  if (images.ok()) CAMSERVE_RETURN_IF_ERROR(CheckDistinctOutputNames(*images));
-  return images;
-}
-
-StatusOr<ClientOptions> OptionsFromFlags(const FlagParser& flags, const std::vector<std::string>& positional) {
-  ClientOptions options;
-  options.address = flags.GetString("addr", "127.0.0.1:50051");
-  options.out_dir = flags.GetString("out", ".");
-  StatusOr<int> deadline_ms = PositiveIntFlag(flags, "deadline-ms", 60000);
-  StatusOr<int> concurrency = PositiveIntFlag(flags, "concurrency", 4);
-  StatusOr<bool> info = SwitchFlag(flags, "info");
-  StatusOr<v1::ExplainRequest> request = RequestTemplateFromFlags(flags);
-  for (const Status& status : {deadline_ms.status(), concurrency.status(), info.status(), request.status()}) {
-    CAMSERVE_RETURN_IF_ERROR(status);
-  }
-  options.deadline_ms = *deadline_ms;
-  options.concurrency = *concurrency;
-  options.info = *info;
-  options.request_template = std::move(request).value();
-  if (!flags.Has("resolution")) options.request_template.set_resolution(v1::HEATMAP_RESOLUTION_ORIGINAL);
-  options.request_template.set_encoding(v1::HEATMAP_ENCODING_FLOAT32);
-
-  if (positional.empty() && !options.info) return InvalidArgumentError("give IMAGE_OR_FOLDER... or --info");
-  if (!positional.empty()) {
-    StatusOr<std::vector<std::string>> images = ImagesToExplain(positional);
+// The run the options ask for; the images' outputs must not collide.
+StatusOr<ClientRun> PrepareRun(ClientOptions options) {
+  ClientRun run;
+  run.request_template = RequestTemplateFromFlags(options.request);
+  run.request_template.set_encoding(v1::HEATMAP_ENCODING_FLOAT32);
+  if (!options.inputs.empty()) {
+    StatusOr<std::vector<std::string>> images = CollectImagePaths(options.inputs);
     if (!images.ok()) return images.status();
-    options.images = std::move(images).value();
+    CAMSERVE_RETURN_IF_ERROR(CheckDistinctOutputNames(*images));
+    run.images = std::move(images).value();
   }
-  return options;
+  run.options = std::move(options);
+  return run;
 }
 
 std::chrono::system_clock::time_point DeadlineAfter(int milliseconds) {
@@ -133,18 +76,18 @@ std::chrono::system_clock::time_point DeadlineAfter(int milliseconds) {
 
 // Connects, failing as soon as the first attempt fails (nothing listening,
 // unknown host) rather than retrying until the deadline.
-Status WaitForServer(grpc::Channel& channel, const ClientOptions& options) {
-  const auto deadline = DeadlineAfter(options.deadline_ms);
+Status WaitForServer(grpc::Channel& channel, const RequestFlags& flags) {
+  const auto deadline = DeadlineAfter(flags.deadline_ms);
   for (;;) {
     const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
     if (state == GRPC_CHANNEL_READY) return Status::Ok();
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
-      return UnavailableError("cannot connect to a camserve server at " + options.address +
+      return UnavailableError("cannot connect to a camserve server at " + flags.address +
                               ": nothing listens there or the host is unknown (set the address with --addr)");
     }
     if (!channel.WaitForStateChange(state, deadline)) {
-      return Status(StatusCode::kDeadlineExceeded, "no connection to " + options.address + " within " +
-                                                       std::to_string(options.deadline_ms) + " ms (--deadline-ms)");
+      return Status(StatusCode::kDeadlineExceeded, "no connection to " + flags.address + " within " +
+                                                       std::to_string(flags.deadline_ms) + " ms (--deadline-ms)");
     }
   }
 }
@@ -185,12 +128,12 @@ std::string FormatModelInfo(const v1::ModelInfo& model) {
 }
 
 // Prints every served model, or only --model's.
-Status PrintModelInfo(v1::Explainer::Stub& stub, const ClientOptions& options) {
+Status PrintModelInfo(v1::Explainer::Stub& stub, const RequestFlags& flags) {
   v1::GetModelInfoRequest request;
-  request.set_model(options.request_template.model());
+  request.set_model(flags.model);
   v1::GetModelInfoResponse response;
   grpc::ClientContext context;
-  context.set_deadline(DeadlineAfter(options.deadline_ms));
+  context.set_deadline(DeadlineAfter(flags.deadline_ms));
   CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub.GetModelInfo(&context, request, &response)));
   for (const v1::ModelInfo& model : response.models()) std::fputs(FormatModelInfo(model).c_str(), stdout);
   return Status::Ok();
@@ -232,41 +175,40 @@ std::string FormatReport(const std::string& image_path, const v1::ExplainRespons
 }
 
 // Explains one image, writes its files and returns its report.
-StatusOr<std::string> ExplainImage(v1::Explainer::Stub& stub, const ClientOptions& options,
-                                   const std::string& image_path) {
+StatusOr<std::string> ExplainImage(v1::Explainer::Stub& stub, const ClientRun& run, const std::string& image_path) {
   StatusOr<std::string> encoded = ReadFileBytes(image_path);
   if (!encoded.ok()) return encoded.status();
-  v1::ExplainRequest request = options.request_template;
+  v1::ExplainRequest request = run.request_template;
   request.set_request_id(image_path);
   request.set_image(*encoded);
   v1::ExplainResponse response;
   grpc::ClientContext context;
-  context.set_deadline(DeadlineAfter(options.deadline_ms));
+  context.set_deadline(DeadlineAfter(run.options.request.deadline_ms));
   CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub.Explain(&context, request, &response)));
 
   StatusOr<FloatHeatmap> heatmap = FloatHeatmapFromProto(response.heatmap());
   if (!heatmap.ok()) return heatmap.status();
   StatusOr<DecodedImage> image = DecodeImage(*encoded);
   if (!image.ok()) return image.status();
-  const HeatmapFiles files = HeatmapFilesFor(options.out_dir, image_path);
+  const HeatmapFiles files = HeatmapFilesFor(run.options.out_dir, image_path);
   CAMSERVE_RETURN_IF_ERROR(WriteHeatmapFiles(*heatmap, *image, files));
   return FormatReport(image_path, response, files);
 }
 
-// Explains every image with up to options.concurrency requests in flight;
-// returns how many failed.
-int ExplainImages(v1::Explainer::Stub& stub, const ClientOptions& options) {
-  const std::vector<std::string>& images = options.images;
+// Explains every image with up to --concurrency requests in flight; returns
+// how many failed.
+int ExplainImages(v1::Explainer::Stub& stub, const ClientRun& run) {
+  const std::vector<std::string>& images = run.images;
   ProgressReporter reporter(static_cast<int>(images.size()), isatty(STDERR_FILENO) == 1, stdout, stderr);
   std::atomic<size_t> next_image{0};
   const auto explain_until_done = [&] {
     for (size_t i = next_image++; i < images.size(); i = next_image++) {
-      StatusOr<std::string> report = ExplainImage(stub, options, images[i]);
+      StatusOr<std::string> report = ExplainImage(stub, run, images[i]);
       reporter.Finished(images[i], report.status(), report.ok() ? *report : "");
     }
   };
   std::vector<std::thread> workers;
-  const size_t worker_count = std::min(images.size(), static_cast<size_t>(options.concurrency));
+  const size_t worker_count = std::min(images.size(), static_cast<size_t>(run.options.concurrency));
   for (size_t i = 0; i < worker_count; ++i) workers.emplace_back(explain_until_done);
   for (std::thread& worker : workers) worker.join();
   return reporter.Finish();
@@ -286,32 +228,29 @@ int Fail(const Status& status, int exit_code) {
 }
 
 int Main(int argc, char** argv) {
-  const SplitArguments split = SplitCommandLine(argc, argv, {"info"});
-  std::vector<const char*> flag_argv;
-  for (const std::string& argument : split.flags) flag_argv.push_back(argument.c_str());
-  FlagParser flags(FlagHelp());
-  const Status parsed = flags.Parse(static_cast<int>(flag_argv.size()), flag_argv.data());
-  if (!parsed.ok()) return Fail(parsed, kUsageExitCode);
-  if (flags.help_requested()) {
-    std::fputs(UsageText(flags).c_str(), stdout);
+  StatusOr<ParsedCommandLine<ClientOptions>> command_line = ParseClientCommandLine(argc, argv);
+  if (!command_line.ok()) return Fail(command_line.status(), kUsageExitCode);
+  if (command_line->help.has_value()) {
+    std::fputs(command_line->help->c_str(), stdout);
     return 0;
   }
-  StatusOr<ClientOptions> options = OptionsFromFlags(flags, split.positional);
-  if (!options.ok()) return Fail(options.status(), kUsageExitCode);
-  if (!options->images.empty()) {
-    const Status created = CreateOutputFolder(options->out_dir);
+  StatusOr<ClientRun> run = PrepareRun(std::move(command_line->options));
+  if (!run.ok()) return Fail(run.status(), kUsageExitCode);
+  const RequestFlags& flags = run->options.request;
+  if (!run->images.empty()) {
+    const Status created = CreateOutputFolder(run->options.out_dir);
     if (!created.ok()) return Fail(created, kFailureExitCode);
   }
 
-  const std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(options->address);
-  const Status connected = WaitForServer(*channel, *options);
+  const std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(flags.address);
+  const Status connected = WaitForServer(*channel, flags);
   if (!connected.ok()) return Fail(connected, kFailureExitCode);
   const std::unique_ptr<v1::Explainer::Stub> stub = v1::Explainer::NewStub(channel);
-  if (options->info) {
-    const Status printed = PrintModelInfo(*stub, *options);
+  if (run->options.info) {
+    const Status printed = PrintModelInfo(*stub, flags);
     if (!printed.ok()) return Fail(printed, kFailureExitCode);
   }
-  return ExplainImages(*stub, *options) == 0 ? 0 : kFailureExitCode;
+  return ExplainImages(*stub, *run) == 0 ? 0 : kFailureExitCode;
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 #include "core/config/server_config.h"
 
-#include "core/util/flag_parser.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <sstream>
+
+#include "core/util/command_line.h"
 
 extern char** environ;
 
@@ -83,15 +83,27 @@ Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfi
   return Status::Ok();
 }
 
-Status ParseFlags(int argc, const char* const* argv, RawValues* flags) {
-  std::map<std::string, std::string> key_by_flag, help_by_flag;
+// One string flag per key: the values are checked by Apply, like the file's
+// and the environment's, so that every layer gives the same messages.
+void AddServerFlags(CLI::App& app, RawValues* flags) {
   for (const ConfigKey& k : ConfigKeys()) {
-    key_by_flag[FlagName(k.name)] = k.name;
-    help_by_flag[FlagName(k.name)] = k.help;
+    const std::string flag = "--" + FlagName(k.name);
+    app.add_option_function<std::string>(
+           flag,
+           [flags, key = k.name, flag](const std::string& value) {
+             (*flags)[key] = {value, "flag " + flag};
+           },
+           k.help)
+        ->type_name("VALUE");
   }
-  FlagParser parser(help_by_flag);
-  CAMSERVE_RETURN_IF_ERROR(parser.Parse(argc, argv));
-  for (const auto& [flag, value] : parser.values()) (*flags)[key_by_flag.at(flag)] = {value, "flag --" + flag};
+}
+
+// --help is server/main.cc's, before loading; here it is let through.
+Status ParseFlags(int argc, const char* const* argv, RawValues* flags) {
+  StatusOr<ParsedCommandLine<RawValues>> parsed =
+      ParseOptions<RawValues>("camserve", "camserve: the gRPC explanation server", AddServerFlags, argc, argv);
+  if (!parsed.ok()) return parsed.status();
+  *flags = std::move(parsed->options);
   return Status::Ok();
 }
 

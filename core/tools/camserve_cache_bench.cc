@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/cache/heatmap_cache.h"
+#include "core/util/command_line.h"
 #include "core/util/file_io.h"
-#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {
@@ -49,21 +49,38 @@ void Print(const char* stage, const Summary& summary) {
               summary.mean_us);
 }
 
+struct CacheBenchOptions {
+  // --image: the request bytes that are hashed. Required.
+  std::string image_path;
+  // --dir: the cache folder (created; existing entries stay). Required.
+  std::string cache_dir;
+  // --heatmap-size: side of the stored FLOAT32 heatmap, pixels.
+  int heatmap_size_px = 224;
+  // --iterations: timed runs per stage.
+  int iterations = 2000;
+};
+
+void AddFlags(CLI::App& app, CacheBenchOptions* options) {
+  app.add_option("--image", options->image_path, "JPEG or PNG: the request bytes that are hashed")->required();
+  app.add_option("--dir", options->cache_dir, "cache directory (created; existing entries stay)")->required();
+  app.add_option("--heatmap-size", options->heatmap_size_px, "side of the stored FLOAT32 heatmap, pixels")
+      ->check(Positive())
+      ->capture_default_str();
+  app.add_option("--iterations", options->iterations, "timed runs per stage")->check(Positive())->capture_default_str();
+}
+
 Status Run(int argc, char** argv) {
-  FlagParser flags({{"image", "JPEG or PNG: the request bytes that are hashed"},
-                    {"dir", "cache directory (created; existing entries stay)"},
-                    {"heatmap-size", "side of the stored FLOAT32 heatmap in pixels (default 224)"},
-                    {"iterations", "timed runs per stage (default 2000)"}});
-  CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested() || !flags.Has("image") || !flags.Has("dir")) {
-    std::printf("%s", flags.Usage("camserve-cache-bench").c_str());
-    return flags.help_requested() ? Status::Ok() : InvalidArgumentError("--image and --dir are required");
+  StatusOr<ParsedCommandLine<CacheBenchOptions>> command_line = ParseOptions<CacheBenchOptions>(
+      "camserve-cache-bench", "camserve-cache-bench: how the time of a cache hit splits inside the server", AddFlags,
+      argc, argv);
+  if (!command_line.ok()) return command_line.status();
+  if (command_line->help.has_value()) {
+    std::printf("%s", command_line->help->c_str());
+    return Status::Ok();
   }
-  StatusOr<int> side = flags.GetInt("heatmap-size", 224);
-  StatusOr<int> iterations = flags.GetInt("iterations", 2000);
-  if (!side.ok()) return side.status();
-  if (!iterations.ok()) return iterations.status();
-  StatusOr<std::string> image = ReadFileBytes(flags.GetString("image", ""));
+  const CacheBenchOptions& bench = command_line->options;
+  const int side = bench.heatmap_size_px, iterations = bench.iterations;
+  StatusOr<std::string> image = ReadFileBytes(bench.image_path);
   if (!image.ok()) return image.status();
 
   HeatmapCacheKeyFields fields;
@@ -73,27 +90,27 @@ Status Run(int argc, char** argv) {
   fields.top_k = 5;
   fields.image_bytes = *image;
   CachedExplanation value;
-  value.width_px = value.height_px = *side;
-  value.data.assign(static_cast<size_t>(*side) * *side * 4, '\x3f');
+  value.width_px = value.height_px = side;
+  value.data.assign(static_cast<size_t>(side) * side * 4, '\x3f');
   value.target = ClassScore{1, "label", 0.5f};
   value.top_k.assign(5, value.target);
   const std::string serialized = SerializeCachedExplanation(value);
 
   HeatmapCache::Options options;
-  options.dir = flags.GetString("dir", "");
+  options.dir = bench.cache_dir;
   StatusOr<std::unique_ptr<HeatmapCache>> cache = HeatmapCache::Open(options);
   if (!cache.ok()) return cache.status();
   const HeatmapCacheKey key = MakeHeatmapCacheKey(fields);
   (*cache)->Store(key, "bench", value);
 
   std::printf("request %zu bytes, stored value %zu bytes, %d iterations\n", image->size(), serialized.size(),
-              *iterations);
-  Print("key: SHA-256 over the request", Measure(*iterations, [&] { MakeHeatmapCacheKey(fields); }));
-  Print("value: checksum + parse", Measure(*iterations, [&] { (void)ParseCachedExplanation(serialized); }));
-  Print("Lookup: RocksDB read + check + parse", Measure(*iterations, [&] {
+              iterations);
+  Print("key: SHA-256 over the request", Measure(iterations, [&] { MakeHeatmapCacheKey(fields); }));
+  Print("value: checksum + parse", Measure(iterations, [&] { (void)ParseCachedExplanation(serialized); }));
+  Print("Lookup: RocksDB read + check + parse", Measure(iterations, [&] {
           if (!(*cache)->Lookup(key).has_value()) std::abort();
         }));
-  Print("Store (for comparison)", Measure(std::min(*iterations, 200), [&] { (*cache)->Store(key, "bench", value); }));
+  Print("Store (for comparison)", Measure(std::min(iterations, 200), [&] { (*cache)->Store(key, "bench", value); }));
   return Status::Ok();
 }
 

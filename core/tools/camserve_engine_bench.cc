@@ -11,13 +11,12 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "core/engine/blas_library.h"
 #include "core/engine/explainer_engine.h"
+#include "core/util/command_line.h"
 #include "core/util/file_io.h"
-#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {
@@ -37,71 +36,100 @@ StatusOr<double> TimeMs(Fn&& fn) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-Status Run(int argc, char** argv) {
-  FlagParser flags({{"model", "TorchScript model (.pt)"},
-                    {"batch-sizes", "comma-separated batch sizes (default 1,2,4,8,16,32)"},
-                    {"methods", "comma-separated methods or 'all' (default all)"},
-                    {"layer", "target layer (default: the model's default layer)"},
-                    {"iterations", "timed runs per cell (default 10)"},
-                    {"warmup", "untimed runs per cell (default 3)"},
-                    {"threads", "LibTorch intra-op threads (default 0 = all cores)"},
-                    {"device", "auto (default), cpu, cuda[:N]"},
-                    {"precision", "fp32 (default), fp16, bf16 (CUDA)"},
-                    {"channels-last", "1 (default): channels_last inputs on CUDA; 0: contiguous"},
-                    {"image", "JPEG or PNG used for every input (default: random normal values)"},
-                    {"optimize", "1 (default): optimize_for_inference copies; 0: plain module"},
-                    {"idle-ms",
-                     "pause before every timed forward and explanation, as between a lone "
-                     "client's requests (default 0)"}});
-  CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested() || !flags.Has("model")) {
-    std::printf("%s", flags.Usage("camserve-engine-bench").c_str());
-    return flags.help_requested() ? Status::Ok() : InvalidArgumentError("--model is required");
-  }
-  StatusOr<std::vector<int>> batch_sizes = flags.GetIntList("batch-sizes", {1, 2, 4, 8, 16, 32});
-  StatusOr<int> iterations = flags.GetInt("iterations", 10);
-  StatusOr<int> warmup = flags.GetInt("warmup", 3);
-  StatusOr<int> threads = flags.GetInt("threads", 0);
-  StatusOr<int> idle_ms = flags.GetInt("idle-ms", 0);
-  for (const Status& s :
-       {batch_sizes.status(), iterations.status(), warmup.status(), threads.status(), idle_ms.status()}) {
-    CAMSERVE_RETURN_IF_ERROR(s);
-  }
-  if (*iterations < 1) return InvalidArgumentError("--iterations must be >= 1");
-  if (*idle_ms < 0) return InvalidArgumentError("--idle-ms must be >= 0");
-  const auto idle = [&] {
-    if (*idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(*idle_ms));
-  };
+struct EngineBenchOptions {
+  // --model (required), --threads, --device, --precision, --channels-last,
+  // --optimize.
+  EngineOptions engine;
+  // --batch-sizes: each timed separately, in the order given.
+  std::vector<int> batch_sizes = {1, 2, 4, 8, 16, 32};
+  // --methods: method names, or "all".
+  std::vector<std::string> methods = {"all"};
+  // --layer: empty: the model's default layer.
+  std::string layer;
+  // --iterations: timed runs per cell; --warmup: untimed runs before them.
+  int iterations = 10;
+  int warmup = 3;
+  // --image: used for every input; empty: random normal values.
+  std::string image_path;
+  // --idle-ms: pause before every timed forward and explanation.
+  int idle_ms = 0;
+};
+
+void AddFlags(CLI::App& app, EngineBenchOptions* options) {
+  EngineOptions& engine = options->engine;
+  app.add_option("--model", engine.model_path, "TorchScript model (.pt)")->required();
+  app.add_option("--batch-sizes", options->batch_sizes, "comma-separated batch sizes")
+      ->delimiter(',')
+      ->check(Positive())
+      ->capture_default_str();
+  std::vector<std::string> method_names = {"all"};
+  for (CamMethodKind kind : AllCamMethods()) method_names.push_back(CamMethodName(kind));
+  app.add_option("--methods", options->methods, "comma-separated methods, or all")
+      ->delimiter(',')
+      ->check(CLI::IsMember(method_names))
+      ->capture_default_str();
+  app.add_option("--layer", options->layer, "target layer (default: the model's default layer)");
+  app.add_option("--iterations", options->iterations, "timed runs per cell")->check(Positive())->capture_default_str();
+  app.add_option("--warmup", options->warmup, "untimed runs per cell")->check(NonNegative())->capture_default_str();
+  app.add_option("--threads", engine.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
+      ->check(NonNegative())
+      ->capture_default_str();
+  app.add_option("--device", engine.device, "auto (CUDA when available), cpu, cuda, cuda:N")->capture_default_str();
+  app.add_option("--precision", engine.precision, "fp32; fp16 or bf16 on CUDA")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+      ->capture_default_str();
+  app.add_option("--channels-last", engine.channels_last, "CUDA: channels_last inputs (else contiguous)")
+      ->default_str(BoolText(engine.channels_last));
+  app.add_option("--optimize", engine.optimize_for_inference,
+                 "optimize_for_inference copies of the module (else the plain module)")
+      ->default_str(BoolText(engine.optimize_for_inference));
+  app.add_option("--image", options->image_path, "JPEG or PNG used for every input (default: random normal values)");
+  app.add_option("--idle-ms", options->idle_ms,
+                 "pause before every timed forward and explanation, as between a lone client's requests")
+      ->check(NonNegative())
+      ->capture_default_str();
+}
+
+// The methods --methods names, in its order; "all" stands for every method.
+std::vector<CamMethodKind> MethodsToTime(const std::vector<std::string>& names) {
   std::vector<CamMethodKind> methods;
-  const std::string method_list = flags.GetString("methods", "all");
-  if (method_list == "all") {
-    methods = AllCamMethods();
-  } else {
-    std::stringstream stream(method_list);
-    for (std::string name; std::getline(stream, name, ',');) {
-      StatusOr<CamMethodKind> kind = ParseCamMethod(name);
-      if (!kind.ok()) return kind.status();
-      methods.push_back(*kind);
+  for (const std::string& name : names) {
+    if (name == "all") {
+      methods.insert(methods.end(), AllCamMethods().begin(), AllCamMethods().end());
+    } else {
+      methods.push_back(ParseCamMethod(name).value());
     }
   }
+  return methods;
+}
 
-  EngineOptions options;
-  options.model_path = flags.GetString("model", "");
-  options.intra_op_threads = *threads;
-  options.device = flags.GetString("device", "auto");
-  options.precision = flags.GetString("precision", "fp32");
-  options.optimize_for_inference = flags.GetString("optimize", "1") != "0";
-  options.channels_last = flags.GetString("channels-last", "1") != "0";
+Status Run(int argc, char** argv) {
+  StatusOr<ParsedCommandLine<EngineBenchOptions>> command_line = ParseOptions<EngineBenchOptions>(
+      "camserve-engine-bench", "camserve-engine-bench: what an explanation costs next to a plain forward", AddFlags,
+      argc, argv);
+  if (!command_line.ok()) return command_line.status();
+  if (command_line->help.has_value()) {
+    std::printf("%s", command_line->help->c_str());
+    return Status::Ok();
+  }
+  const EngineBenchOptions& bench = command_line->options;
+  const EngineOptions& options = bench.engine;
+  const auto idle = [&] {
+    if (bench.idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(bench.idle_ms));
+  };
+  const std::vector<CamMethodKind> methods = MethodsToTime(bench.methods);
+
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   if (!engine.ok()) return engine.status();
   const ModelInfo& info = (*engine)->info();
-  const int thread_count = ConfigureTorchThreads(*threads, 0);
-  const std::string layer = flags.GetString("layer", info.default_layer);
+  const int thread_count = ConfigureTorchThreads(options.intra_op_threads, 0);
+  const std::string layer = bench.layer.empty() ? info.default_layer : bench.layer;
   std::printf(
       "model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
       "median of %d runs after %d warm-up, idle %d ms before each\n",
       info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px, info.input_width_px,
-      layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0, *iterations, *warmup, *idle_ms);
+      layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0, bench.iterations, bench.warmup,
+      bench.idle_ms);
   std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
   // Per image. The last three split explain_ms: forward with the layer tap,
   // backward over the head, CAM math with upsampling and copies.
@@ -112,11 +140,11 @@ Status Run(int argc, char** argv) {
 
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal;
-  const int max_batch = *std::max_element(batch_sizes->begin(), batch_sizes->end());
+  const int max_batch = *std::max_element(bench.batch_sizes.begin(), bench.batch_sizes.end());
   std::vector<PreparedInput> inputs(max_batch);
   for (PreparedInput& input : inputs) {
-    if (flags.Has("image")) {
-      StatusOr<std::string> encoded = ReadFileBytes(flags.GetString("image", ""));
+    if (!bench.image_path.empty()) {
+      StatusOr<std::string> encoded = ReadFileBytes(bench.image_path);
       if (!encoded.ok()) return encoded.status();
       StatusOr<PreparedInput> prepared = (*engine)->preprocessor().FromEncodedImage(*encoded);
       if (!prepared.ok()) return prepared.status();
@@ -129,8 +157,7 @@ Status Run(int argc, char** argv) {
     input.original_height_px = info.input_height_px;
     input.original_width_px = info.input_width_px;
   }
-  for (int batch_size : *batch_sizes) {
-    if (batch_size < 1) return InvalidArgumentError("batch sizes must be >= 1");
+  for (int batch_size : bench.batch_sizes) {
     std::vector<const PreparedInput*> batch;
     std::vector<ExplainItem> items;
     for (int i = 0; i < batch_size; ++i) {
@@ -148,12 +175,12 @@ Status Run(int argc, char** argv) {
         if (result.ok()) stages = result->timings;
         return result.status();
       };
-      for (int i = 0; i < *warmup; ++i) {
+      for (int i = 0; i < bench.warmup; ++i) {
         CAMSERVE_RETURN_IF_ERROR(forward());
         CAMSERVE_RETURN_IF_ERROR(explain());
       }
       std::vector<double> forward_ms, explain_ms, stage_forward_ms, stage_backward_ms, stage_cam_ms;
-      for (int i = 0; i < *iterations; ++i) {
+      for (int i = 0; i < bench.iterations; ++i) {
         idle();
         StatusOr<double> f = TimeMs(forward);
         idle();

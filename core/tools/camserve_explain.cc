@@ -7,68 +7,76 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "core/engine/explainer_engine.h"
 #include "core/image/heatmap_png.h"
+#include "core/util/command_line.h"
 #include "core/util/file_io.h"
-#include "core/util/flag_parser.h"
 
 namespace camserve {
 namespace {
 
-Status Run(int argc, char** argv) {
-  FlagParser flags({{"model", "TorchScript model (.pt); its NAME.yaml sidecar is read if present"},
-                    {"image", "JPEG or PNG image to explain"},
-                    {"method", "gradcam (default), gradcam++, xgradcam, hirescam, layercam, eigencam"},
-                    {"layer", "target layer path (default: the model's default layer)"},
-                    {"class", "class to explain (default: the top-1 prediction)"},
-                    {"top-k", "classes to print (default 5)"},
-                    {"threads", "LibTorch intra-op threads (default 0 = all cores)"},
-                    {"device", "auto (default), cpu, cuda[:N]"},
-                    {"out", "heatmap PNG to write (default heatmap.png)"},
-                    {"overlay", "overlay PNG to write (default overlay.png)"}});
-  CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested() || !flags.Has("model") || !flags.Has("image")) {
-    std::cout << flags.Usage("camserve-explain");
-    return flags.help_requested() ? Status::Ok() : InvalidArgumentError("--model and --image are required");
-  }
-  EngineOptions options;
-  options.model_path = flags.GetString("model", "");
-  options.device = flags.GetString("device", "auto");
-  StatusOr<int> threads = flags.GetInt("threads", 0);
-  StatusOr<int> top_k = flags.GetInt("top-k", 5);
-  if (!threads.ok()) return threads.status();
-  if (!top_k.ok()) return top_k.status();
-  options.intra_op_threads = *threads;
-  StatusOr<CamMethodKind> method = ParseCamMethod(flags.GetString("method", "gradcam"));
-  if (!method.ok()) return method.status();
+struct ExplainToolOptions {
+  // --model (required), --device, --threads.
+  EngineOptions engine;
+  // --image: the JPEG or PNG to explain. Required.
+  std::string image_path;
+  // --method, --layer.
+  ExplainBatchSpec spec;
+  // --class, --top-k.
+  ExplainItem item;
+  // --out, --overlay: the PNG files written.
+  std::string heatmap_path = "heatmap.png";
+  std::string overlay_path = "overlay.png";
+};
 
-  StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
+void AddFlags(CLI::App& app, ExplainToolOptions* options) {
+  app.add_option("--model", options->engine.model_path,
+                 "TorchScript model (.pt); its NAME.yaml sidecar is read if present")
+      ->required();
+  app.add_option("--image", options->image_path, "JPEG or PNG image to explain")->required();
+  std::vector<std::pair<std::string, CamMethodKind>> methods;
+  for (CamMethodKind kind : AllCamMethods()) methods.emplace_back(CamMethodName(kind), kind);
+  AddChoiceOption(app, "--method", &options->spec.method, methods, "CAM method");
+  app.add_option("--layer", options->spec.target_layer, "target layer path (default: the model's default layer)");
+  app.add_option("--class", options->item.target_class, "class to explain (default: the top-1 prediction)");
+  app.add_option("--top-k", options->item.top_k, "classes to print")->check(NonNegative())->capture_default_str();
+  app.add_option("--threads", options->engine.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
+      ->check(NonNegative())
+      ->capture_default_str();
+  app.add_option("--device", options->engine.device, "auto (CUDA when available), cpu, cuda, cuda:N")
+      ->capture_default_str();
+  app.add_option("--out", options->heatmap_path, "heatmap PNG to write")->capture_default_str();
+  app.add_option("--overlay", options->overlay_path, "overlay PNG to write")->capture_default_str();
+}
+
+Status Run(int argc, char** argv) {
+  StatusOr<ParsedCommandLine<ExplainToolOptions>> command_line = ParseOptions<ExplainToolOptions>(
+      "camserve-explain", "camserve-explain: explains one image with the engine, no server", AddFlags, argc, argv);
+  if (!command_line.ok()) return command_line.status();
+  if (command_line->help.has_value()) {
+    std::cout << *command_line->help;
+    return Status::Ok();
+  }
+  const ExplainToolOptions& options = command_line->options;
+  StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options.engine);
   if (!engine.ok()) return engine.status();
-  StatusOr<std::string> encoded = ReadFileBytes(flags.GetString("image", ""));
+  StatusOr<std::string> encoded = ReadFileBytes(options.image_path);
   if (!encoded.ok()) return encoded.status();
   StatusOr<DecodedImage> image = DecodeImage(*encoded);
   if (!image.ok()) return image.status();
   StatusOr<PreparedInput> input = (*engine)->preprocessor().FromDecodedImage(*image);
   if (!input.ok()) return input.status();
 
-  ExplainItem item;
+  ExplainItem item = options.item;
   item.input = &*input;
-  item.top_k = *top_k;
   item.resolution = HeatmapResolution::kOriginal;
-  if (flags.Has("class")) {
-    StatusOr<int> target = flags.GetInt("class", 0);
-    if (!target.ok()) return target.status();
-    item.target_class = *target;
-  }
-  StatusOr<BatchResult> result = (*engine)->Explain(ExplainBatchSpec{*method, flags.GetString("layer", "")}, {item});
+  StatusOr<BatchResult> result = (*engine)->Explain(options.spec, {item});
   if (!result.ok()) return result.status();
   const ExplainResult& explained = result->items[0];
   std::printf("model %s, method %s: explained class %d (%s), p=%.4f\n", (*engine)->info().name.c_str(),
-              CamMethodName(*method), explained.target.class_index, explained.target.label.c_str(),
+              CamMethodName(options.spec.method), explained.target.class_index, explained.target.label.c_str(),
               explained.target.probability);
   for (const ClassScore& score : explained.top_k) {
     std::printf("  %-12s %6.4f\n", score.label.c_str(), score.probability);
@@ -78,9 +86,8 @@ Status Run(int argc, char** argv) {
 
   const Heatmap& heatmap = explained.heatmap;
   for (const auto& [path, png] :
-       {std::make_pair(flags.GetString("out", "heatmap.png"),
-                       EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px)),
-        std::make_pair(flags.GetString("overlay", "overlay.png"),
+       {std::make_pair(options.heatmap_path, EncodeJetPng(heatmap.values, heatmap.width_px, heatmap.height_px)),
+        std::make_pair(options.overlay_path,
                        EncodeJetOverlayPng(heatmap.values, image->rgb.data(), heatmap.width_px, heatmap.height_px))}) {
     if (!png.ok()) return png.status();
     CAMSERVE_RETURN_IF_ERROR(WriteFileBytes(path, *png));

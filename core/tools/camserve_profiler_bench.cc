@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/metrics/server_metrics.h"
-#include "core/util/flag_parser.h"
+#include "core/util/command_line.h"
 
 namespace camserve {
 namespace {
@@ -65,19 +65,30 @@ double NanosPerRequest(ServerMetrics& metrics, bool profile, int iterations, int
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / iterations;
 }
 
+struct ProfilerBenchOptions {
+  // --iterations: requests per thread per run.
+  int iterations = 200000;
+  // --threads: threads recording at once into the same series.
+  int threads = 1;
+};
+
+void AddFlags(CLI::App& app, ProfilerBenchOptions* options) {
+  app.add_option("--iterations", options->iterations, "requests per thread per run")
+      ->check(Positive())
+      ->capture_default_str();
+  app.add_option("--threads", options->threads, "threads recording at once")->check(Positive())->capture_default_str();
+}
+
 Status Run(int argc, char** argv) {
-  FlagParser flags({{"iterations", "requests per thread per run (default 200000)"},
-                    {"threads", "threads recording at once (default 1)"}});
-  CAMSERVE_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage("camserve-profiler-bench").c_str());
+  StatusOr<ParsedCommandLine<ProfilerBenchOptions>> command_line = ParseOptions<ProfilerBenchOptions>(
+      "camserve-profiler-bench", "camserve-profiler-bench: what the profiler and the metrics cost per request",
+      AddFlags, argc, argv);
+  if (!command_line.ok()) return command_line.status();
+  if (command_line->help.has_value()) {
+    std::printf("%s", command_line->help->c_str());
     return Status::Ok();
   }
-  StatusOr<int> iterations = flags.GetInt("iterations", 200000);
-  StatusOr<int> threads = flags.GetInt("threads", 1);
-  if (!iterations.ok()) return iterations.status();
-  if (!threads.ok()) return threads.status();
-  if (*iterations < 1 || *threads < 1) return InvalidArgumentError("--iterations and --threads must be >= 1");
+  const int iterations = command_line->options.iterations, threads = command_line->options.threads;
   ServerMetrics::Options options;
   options.model_names = {"resnet50"};
   StatusOr<std::unique_ptr<ServerMetrics>> metrics = ServerMetrics::Create(options, {});
@@ -86,13 +97,13 @@ Status Run(int argc, char** argv) {
   std::printf(
       "threads %d, %d requests per thread per run, median of 5 alternating runs "
       "(wall time / requests per thread)\n",
-      *threads, *iterations);
+      threads, iterations);
   for (bool hit : {false, true}) {
     // Alternating runs, median of 5 each: the machine's speed drifts.
     std::vector<double> on, off;
     for (int run = 0; run < 5; ++run) {
-      on.push_back(NanosPerRequest(**metrics, true, *iterations, *threads, hit));
-      off.push_back(NanosPerRequest(**metrics, false, *iterations, *threads, hit));
+      on.push_back(NanosPerRequest(**metrics, true, iterations, threads, hit));
+      off.push_back(NanosPerRequest(**metrics, false, iterations, threads, hit));
     }
     std::sort(on.begin(), on.end());
     std::sort(off.begin(), off.end());

@@ -72,6 +72,13 @@ TEST_CASE("layers override in order: file < environment < flags") {
   fs::remove(yaml);
 }
 
+TEST_CASE("a flag given twice takes the last value, so appended flags override a wrapper's") {
+  StatusOr<ServerConfig> config = Load({"--listen", "0.0.0.0:50051", "--listen", "127.0.0.1:7001"});
+  INFO(config.status().ToString());
+  REQUIRE(config.ok());
+  CHECK(config->listen == "127.0.0.1:7001");
+}
+
 TEST_CASE("the config file can come from CAMSERVE_CONFIG") {
   const std::string yaml = WriteYaml("device: cpu\n");
   StatusOr<ServerConfig> config = Load({}, {{"CAMSERVE_CONFIG", yaml}});
@@ -103,7 +110,8 @@ TEST_CASE("bad values stop loading with the key, the value and the source") {
                 {},
                 "batcher.preferred_batch_sizes: 64 exceeds batcher.max_batch_size 8"},
            Case{{"--no-such-flag", "1"}, {}, "unknown flag --no-such-flag"},
-           Case{{"--listen"}, {}, "flag --listen needs a value"},
+           Case{{"--listen"}, {}, "--listen: 1 required VALUE missing"},
+           Case{{"extra"}, {}, "unexpected argument 'extra'"},
            Case{{"--config", "/nonexistent/camserve.yaml"}, {}, "config: '/nonexistent/camserve.yaml' cannot be read"},
        }) {
     StatusOr<ServerConfig> config = Load(c.flags, c.env);
