@@ -104,9 +104,11 @@ Status ConfigureLogging(const std::string& level, const std::string& format) {
 }
 
 std::string FormatAccessText(const AccessRecord& r) {
-  std::string line = "access request_id=" + Quote(r.request_id) + " rpc=" + r.rpc + " model=" + r.model +
-                     " method=" + r.method + " status=" + r.status + " latency_ms=" + Milliseconds(r.latency_us) +
-                     " cache_hit=" + (r.cache_hit ? "true" : "false") + " batch_size=" + std::to_string(r.batch_size);
+  // rpc and status are the server's words; every other string came from the client.
+  std::string line = "access request_id=" + Quote(r.request_id) + " rpc=" + r.rpc + " model=" + Quote(r.model) +
+                     " method=" + Quote(r.method) + " status=" + r.status +
+                     " latency_ms=" + Milliseconds(r.latency_us) + " cache_hit=" + (r.cache_hit ? "true" : "false") +
+                     " batch_size=" + std::to_string(r.batch_size);
   if (!r.message.empty()) line += " message=" + Quote(r.message);
   return line;
 }

@@ -11,8 +11,10 @@
 // or pose as a field: every JSON line is written by nlohmann-json, which
 // escapes quotes, backslashes and control characters and replaces invalid
 // UTF-8 with U+FFFD, so a line is always one valid JSON object in valid UTF-8.
-// The text access line gives request_id and message as JSON string literals
-// under the same rules. Other text lines print their message as given.
+// The text access line gives every client string (request_id, model, method,
+// message) as a JSON string literal under the same rules, so one request is
+// one line and a key=value outside quotes is always the server's. Other text
+// lines print their message as given.
 //
 // Thread-safety: ConfigureLogging once at start-up, before other threads log;
 // LogAccess from any thread (spdlog's loggers are thread-safe).

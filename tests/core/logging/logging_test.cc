@@ -85,9 +85,10 @@ std::string CaptureStderr(Log log) {
 size_t Lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
 TEST_CASE("access lines carry every field, in text and in JSON") {
-  CHECK(FormatAccessText(Record()) ==
-        "access request_id=\"id \\\"1\\\"\" rpc=Explain model=digits_cnn method=gradcam status=INVALID_ARGUMENT "
-        "latency_ms=12.345 cache_hit=false batch_size=3 message=\"bad\\nimage\"");
+  CHECK(
+      FormatAccessText(Record()) ==
+      "access request_id=\"id \\\"1\\\"\" rpc=Explain model=\"digits_cnn\" method=\"gradcam\" status=INVALID_ARGUMENT "
+      "latency_ms=12.345 cache_hit=false batch_size=3 message=\"bad\\nimage\"");
   CHECK(FormatAccessJson(Record(), kTime) ==
         "{\"time\":\"2026-11-23T10:00:00.123Z\",\"level\":\"warning\",\"logger\":\"access\",\"msg\":\"access\","
         "\"request_id\":\"id \\\"1\\\"\",\"rpc\":\"Explain\",\"model\":\"digits_cnn\",\"method\":\"gradcam\","
@@ -97,12 +98,20 @@ TEST_CASE("access lines carry every field, in text and in JSON") {
 
 TEST_CASE("an OK access line is at info and has no message") {
   CHECK(FormatAccessText(OkRecord()) ==
-        "access request_id=\"5\" rpc=Explain model=digits_cnn method=gradcam status=OK latency_ms=5.000 "
+        "access request_id=\"5\" rpc=Explain model=\"digits_cnn\" method=\"gradcam\" status=OK latency_ms=5.000 "
         "cache_hit=true batch_size=6");
   CHECK(FormatAccessJson(OkRecord(), kTime) ==
         "{\"time\":\"2026-11-23T10:00:00.123Z\",\"level\":\"info\",\"logger\":\"access\",\"msg\":\"access\","
         "\"request_id\":\"5\",\"rpc\":\"Explain\",\"model\":\"digits_cnn\",\"method\":\"gradcam\",\"status\":\"OK\","
         "\"latency_ms\":5.0,\"cache_hit\":true,\"batch_size\":6}");
+}
+
+TEST_CASE("a hostile text access line quotes and escapes every client string") {
+  CHECK(FormatAccessText(HostileRecord()) ==
+        "access request_id=\"r\\\"1\\nstatus=OK \\\\\\u0000" + kReplacement + kReplacement + kEmoji +
+            "\" rpc=Explain model=\"m status=OK\" method=\"gradcam\\r\\nforged\" status=NOT_FOUND latency_ms=0.007 "
+            "cache_hit=false batch_size=0 message=\"no model \\\"m" +
+            kReplacement + "\\\"\"");
 }
 
 TEST_CASE("a hostile JSON access line is one line that parses back, invalid bytes replaced") {
@@ -151,6 +160,15 @@ TEST_CASE("in the JSON format LogAccess writes a hostile record as one line of J
   CHECK(access_line["logger"] == "access");
   CHECK(access_line["request_id"] == "r\"1\nstatus=OK \\\0"s + kReplacement + kReplacement + kEmoji);
   CHECK(access_line["method"] == "gradcam\r\nforged");
+}
+
+TEST_CASE("in the text format a hostile record is written as one line") {
+  REQUIRE(ConfigureLogging("info", "text").ok());
+  const std::string access = CaptureStderr([] { LogAccess(HostileRecord()); });
+  CHECK(Lines(access) == 1);
+  const std::string expected_end = FormatAccessText(HostileRecord()) + "\n";
+  REQUIRE(access.size() > expected_end.size());
+  CHECK(access.substr(access.size() - expected_end.size()) == expected_end);
 }
 
 TEST_CASE("ConfigureLogging rejects unknown levels and formats by key") {
