@@ -14,7 +14,7 @@ BUILD_PACKAGES=(
   clang clang-format
   libtorch-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev catch2
+  librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev prometheus-cpp-dev catch2
   libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev libxxhash-dev
   libcli11-dev
   # Test models are exported, and the reference is computed, with Debian's torch.
