@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "core/util/command_line.h"
@@ -35,16 +36,11 @@ std::string EnvName(const std::string& key) {
   return env;
 }
 
-bool IsKnownKey(const std::string& key) {
-  for (const ConfigKey& k : ConfigKeys()) {
-    if (k.name == key) return true;
-  }
-  return false;
-}
-
 Status BadValue(const std::string& key, const RawValue& raw, const std::string& why) {
   return InvalidArgumentError(key + ": '" + raw.value + "' " + why + " (from " + raw.source + ")");
 }
+
+const ConfigKey* FindKey(const std::string& name);
 
 // Flattens a YAML mapping into dotted keys; `models` is kept as a node.
 Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std::string& file, RawValues* out,
@@ -56,7 +52,7 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std:
       *models = value;
     } else if (value.IsMap()) {
       CAMSERVE_RETURN_IF_ERROR(FlattenYaml(value, key + ".", file, out, models));
-    } else if (!IsKnownKey(key)) {
+    } else if (FindKey(key) == nullptr) {
       return InvalidArgumentError("unknown configuration key '" + key + "' in " + file + "; see docs/configuration.md");
     } else if (value.IsSequence()) {
       std::string joined;
@@ -83,18 +79,20 @@ Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfi
   return Status::Ok();
 }
 
-// One string flag per key: the values are checked by Apply, like the file's
-// and the environment's, so that every layer gives the same messages.
+// One string flag per key: the values are checked by the key table, like
+// the file's and the environment's, so that every layer gives the same
+// messages. The help shows each key's accepted values and default.
 void AddServerFlags(CLI::App& app, RawValues* flags) {
   for (const ConfigKey& k : ConfigKeys()) {
     const std::string flag = "--" + FlagName(k.name);
-    app.add_option_function<std::string>(
-           flag,
-           [flags, key = k.name, flag](const std::string& value) {
-             (*flags)[key] = {value, "flag " + flag};
-           },
-           k.help)
-        ->type_name("VALUE");
+    CLI::Option* option = app.add_option_function<std::string>(
+        flag,
+        [flags, key = k.name, flag](const std::string& value) {
+          (*flags)[key] = {value, "flag " + flag};
+        },
+        k.help + " (" + k.accepts + "; environment " + EnvName(k.name) + ")");
+    option->type_name("VALUE");
+    if (!k.default_value.empty()) option->default_str(k.default_value);
   }
 }
 
@@ -107,120 +105,245 @@ Status ParseFlags(int argc, const char* const* argv, RawValues* flags) {
   return Status::Ok();
 }
 
-template <typename T>
-Status ParseInteger(const std::string& key, const RawValue& raw, int64_t min_value, T* out) {
+// --- value parsers: the error says what is wrong with the value ----------
+
+StatusOr<int64_t> ParseInteger(const std::string& value, int64_t min_value, int64_t max_value) {
+  int64_t parsed = 0;
   try {
     size_t used = 0;
-    const long long value = std::stoll(raw.value, &used);
-    if (used != raw.value.size()) throw std::invalid_argument(raw.value);
-    if (value < min_value) return BadValue(key, raw, "must be >= " + std::to_string(min_value));
-    *out = static_cast<T>(value);
-    return Status::Ok();
+    parsed = std::stoll(value, &used);
+    if (used != value.size() || value.empty()) return InvalidArgumentError("is not an integer");
   } catch (const std::exception&) {
-    return BadValue(key, raw, "is not an integer");
+    return InvalidArgumentError("is not an integer");
   }
+  if (parsed < min_value) return InvalidArgumentError("must be >= " + std::to_string(min_value));
+  if (parsed > max_value) return InvalidArgumentError("must be <= " + std::to_string(max_value));
+  return parsed;
 }
 
-Status ParseBool(const std::string& key, const RawValue& raw, bool* out) {
-  std::string v = raw.value;
+StatusOr<bool> ParseBool(const std::string& value) {
+  std::string v = value;
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (v == "true" || v == "1" || v == "yes" || v == "on") return *out = true, Status::Ok();
-  if (v == "false" || v == "0" || v == "no" || v == "off") return *out = false, Status::Ok();
-  return BadValue(key, raw, "is not a boolean (true/false)");
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return InvalidArgumentError("is not a boolean (true/false)");
 }
 
-Status ParseChoice(const std::string& key, const RawValue& raw, const std::vector<std::string>& choices,
-                   std::string* out) {
-  if (std::find(choices.begin(), choices.end(), raw.value) != choices.end()) {
-    *out = raw.value;
+std::string Join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : separator) + item;
+  return joined;
+}
+
+Status CheckAddress(const std::string& value) {
+  const size_t colon = value.rfind(':');
+  if (value.empty() || colon == std::string::npos || colon + 1 == value.size()) {
+    return InvalidArgumentError("is not HOST:PORT");
+  }
+  StatusOr<int64_t> port = ParseInteger(value.substr(colon + 1), 0, 65535);
+  if (!port.ok()) {
+    return InvalidArgumentError(port.status().message().rfind("must be <=", 0) == 0 ? "has a port above 65535"
+                                                                                    : "is not HOST:PORT");
+  }
+  return Status::Ok();
+}
+
+// --- the key table ---------------------------------------------------------
+
+template <typename T>
+ConfigKey IntegerKey(std::string name, T ServerConfig::*field, int64_t min_value, std::string help,
+                     int64_t max_value = std::numeric_limits<T>::max()) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.accepts = "an integer >= " + std::to_string(min_value) +
+                (max_value == std::numeric_limits<T>::max() ? "" : " and <= " + std::to_string(max_value));
+  key.apply = [field, min_value, max_value](const std::string& value, ServerConfig* config) -> Status {
+    StatusOr<int64_t> parsed = ParseInteger(value, min_value, max_value);
+    if (!parsed.ok()) return parsed.status();
+    config->*field = static_cast<T>(*parsed);
     return Status::Ok();
-  }
-  std::string list;
-  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-  return BadValue(key, raw, "is not one of " + list);
+  };
+  key.format = [field](const ServerConfig& config) { return std::to_string(config.*field); };
+  return key;
 }
 
-Status ParseAddress(const std::string& key, const RawValue& raw, std::string* out) {
-  const size_t colon = raw.value.rfind(':');
-  if (raw.value.empty() || colon == std::string::npos || colon + 1 == raw.value.size()) {
-    return BadValue(key, raw, "is not HOST:PORT");
-  }
-  int port = 0;
-  CAMSERVE_RETURN_IF_ERROR(ParseInteger(key, RawValue{raw.value.substr(colon + 1), raw.source}, 0, &port));
-  if (port > 65535) return BadValue(key, raw, "has a port above 65535");
-  *out = raw.value;
-  return Status::Ok();
+ConfigKey BoolKey(std::string name, bool ServerConfig::*field, std::string help) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.accepts = "true or false";
+  key.apply = [field](const std::string& value, ServerConfig* config) -> Status {
+    StatusOr<bool> parsed = ParseBool(value);
+    if (!parsed.ok()) return parsed.status();
+    config->*field = *parsed;
+    return Status::Ok();
+  };
+  key.format = [field](const ServerConfig& config) { return std::string(config.*field ? "true" : "false"); };
+  return key;
 }
 
-Status ParseIntList(const std::string& key, const RawValue& raw, std::vector<int>* out) {
-  out->clear();
-  std::stringstream stream(raw.value);
-  for (std::string part; std::getline(stream, part, ',');) {
-    int value = 0;
-    CAMSERVE_RETURN_IF_ERROR(ParseInteger(key, RawValue{part, raw.source}, 1, &value));
-    out->push_back(value);
-  }
-  return Status::Ok();
+// A string checked by `check` (may be empty: any string).
+ConfigKey StringKey(std::string name, std::string ServerConfig::*field, std::string help, std::string accepts,
+                    std::function<Status(const std::string&)> check = {}) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.accepts = std::move(accepts);
+  key.apply = [field, check](const std::string& value, ServerConfig* config) -> Status {
+    if (check) CAMSERVE_RETURN_IF_ERROR(check(value));
+    config->*field = value;
+    return Status::Ok();
+  };
+  key.format = [field](const ServerConfig& config) { return config.*field; };
+  return key;
 }
 
-Status Apply(const RawValues& values, ServerConfig* c) {
-  for (const auto& [key, raw] : values) {
-    Status s;
-    if (key == "listen")
-      s = ParseAddress(key, raw, &c->listen);
-    else if (key == "metrics_listen")
-      s = ParseAddress(key, raw, &c->metrics_listen);
-    else if (key == "model")
-      c->models = {ModelConfig{std::filesystem::path(raw.value).stem().string(), raw.value}};
-    else if (key == "default_model")
-      c->default_model = raw.value;
-    else if (key == "device") {
-      const bool ok = raw.value == "auto" || raw.value == "cpu" || raw.value.rfind("cuda", 0) == 0;
-      s = ok ? (c->device = raw.value, Status::Ok()) : BadValue(key, raw, "is not auto, cpu or cuda[:N]");
-    } else if (key == "threads.intra_op")
-      s = ParseInteger(key, raw, 0, &c->threads_intra_op);
-    else if (key == "threads.inter_op")
-      s = ParseInteger(key, raw, 0, &c->threads_inter_op);
-    else if (key == "batcher.max_batch_size")
-      s = ParseInteger(key, raw, 1, &c->batcher_max_batch_size);
-    else if (key == "batcher.max_queue_delay_us")
-      s = ParseInteger(key, raw, 0, &c->batcher_max_queue_delay_us);
-    else if (key == "batcher.preferred_batch_sizes")
-      s = ParseIntList(key, raw, &c->batcher_preferred_batch_sizes);
-    else if (key == "batcher.max_queue_size")
-      s = ParseInteger(key, raw, 1, &c->batcher_max_queue_size);
-    else if (key == "batcher.workers")
-      s = ParseInteger(key, raw, 1, &c->batcher_workers);
-    else if (key == "batcher.priority_levels")
-      s = ParseInteger(key, raw, 1, &c->batcher_priority_levels);
-    else if (key == "cache.dir")
-      c->cache_dir = raw.value;
-    else if (key == "cache.max_size_bytes")
-      s = ParseInteger(key, raw, 1, &c->cache_max_size_bytes);
-    else if (key == "cache.enabled")
-      s = ParseBool(key, raw, &c->cache_enabled);
-    else if (key == "cache.required")
-      s = ParseBool(key, raw, &c->cache_required);
-    else if (key == "profiling.enabled")
-      s = ParseBool(key, raw, &c->profiling_enabled);
-    else if (key == "logging.level")
-      s = ParseChoice(key, raw, {"trace", "debug", "info", "warn", "error"}, &c->logging_level);
-    else if (key == "logging.format")
-      s = ParseChoice(key, raw, {"text", "json"}, &c->logging_format);
-    else if (key == "limits.max_receive_message_bytes")
-      s = ParseInteger(key, raw, 1024, &c->limits_max_receive_message_bytes);
-    else if (key == "limits.drain_timeout_ms")
-      s = ParseInteger(key, raw, 0, &c->limits_drain_timeout_ms);
-    else if (key == "grpc.keepalive_time_ms")
-      s = ParseInteger(key, raw, 1000, &c->grpc_keepalive_time_ms);
-    else if (key == "grpc.keepalive_timeout_ms")
-      s = ParseInteger(key, raw, 100, &c->grpc_keepalive_timeout_ms);
-    CAMSERVE_RETURN_IF_ERROR(s);
+ConfigKey ChoiceKey(std::string name, std::string ServerConfig::*field, std::vector<std::string> choices,
+                    std::string help) {
+  const std::string list = Join(choices, ", ");
+  return StringKey(std::move(name), field, std::move(help), "one of " + list,
+                   [choices, list](const std::string& value) -> Status {
+                     if (std::find(choices.begin(), choices.end(), value) != choices.end()) return Status::Ok();
+                     return InvalidArgumentError("is not one of " + list);
+                   });
+}
+
+ConfigKey IntListKey(std::string name, std::vector<int> ServerConfig::*field, std::string help) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.accepts = "comma-separated integers >= 1, or empty";
+  key.apply = [field](const std::string& value, ServerConfig* config) -> Status {
+    std::vector<int> values;
+    std::stringstream stream(value);
+    for (std::string part; std::getline(stream, part, ',');) {
+      StatusOr<int64_t> parsed = ParseInteger(part, 1, std::numeric_limits<int>::max());
+      if (!parsed.ok()) return InvalidArgumentError("has an entry '" + part + "' that " + parsed.status().message());
+      values.push_back(static_cast<int>(*parsed));
+    }
+    config->*field = values;
+    return Status::Ok();
+  };
+  key.format = [field](const ServerConfig& config) {
+    std::vector<std::string> parts;
+    for (int value : config.*field) parts.push_back(std::to_string(value));
+    return Join(parts, ",");
+  };
+  return key;
+}
+
+std::vector<ConfigKey> MakeKeyTable() {
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  std::vector<ConfigKey> keys;
+  ConfigKey config_file;
+  config_file.name = "config";
+  config_file.help = "YAML configuration file (flag or CAMSERVE_CONFIG only)";
+  config_file.accepts = "a path";
+  config_file.apply = [](const std::string&, ServerConfig*) { return Status::Ok(); };
+  config_file.format = [](const ServerConfig&) { return std::string(); };
+  keys.push_back(config_file);
+  keys.push_back(StringKey("listen", &ServerConfig::listen, "gRPC listen address (port 0: pick a free one)",
+                           "HOST:PORT", CheckAddress));
+  keys.push_back(StringKey("metrics_listen", &ServerConfig::metrics_listen, "Prometheus /metrics address", "HOST:PORT",
+                           CheckAddress));
+  ConfigKey model;
+  model.name = "model";
+  model.help = "serve this one TorchScript file (replaces 'models' of the file)";
+  model.accepts = "a path";
+  model.apply = [](const std::string& value, ServerConfig* config) {
+    config->models = {ModelConfig{std::filesystem::path(value).stem().string(), value}};
+    return Status::Ok();
+  };
+  model.format = [](const ServerConfig&) { return std::string(); };
+  keys.push_back(model);
+  keys.push_back(StringKey("default_model", &ServerConfig::default_model,
+                           "model used when a request names none; empty: the first", "a served model's name"));
+  keys.push_back(StringKey("device", &ServerConfig::device, "where the models run", "auto, cpu, cuda or cuda:N",
+                           [](const std::string& value) -> Status {
+                             if (value == "auto" || value == "cpu" || value.rfind("cuda", 0) == 0) return Status::Ok();
+                             return InvalidArgumentError("is not auto, cpu or cuda[:N]");
+                           }));
+  keys.push_back(
+      IntegerKey("threads.intra_op", &ServerConfig::threads_intra_op, 0, "LibTorch intra-op threads; 0 = all cores"));
+  keys.push_back(
+      IntegerKey("threads.inter_op", &ServerConfig::threads_inter_op, 0, "LibTorch inter-op threads; 0 = all cores"));
+  keys.push_back(IntegerKey("batcher.max_batch_size", &ServerConfig::batcher_max_batch_size, 1,
+                            "most requests merged into one forward pass"));
+  keys.push_back(IntegerKey("batcher.max_queue_delay_us", &ServerConfig::batcher_max_queue_delay_us, 0,
+                            "longest wait of the oldest queued request for company, us"));
+  keys.push_back(IntListKey("batcher.preferred_batch_sizes", &ServerConfig::batcher_preferred_batch_sizes,
+                            "batch sizes dispatched as soon as reached"));
+  keys.push_back(IntegerKey("batcher.max_queue_size", &ServerConfig::batcher_max_queue_size, 1,
+                            "queued requests per model before UNAVAILABLE"));
+  keys.push_back(
+      IntegerKey("batcher.workers", &ServerConfig::batcher_workers, 1, "batches run concurrently per model"));
+  keys.push_back(IntegerKey("batcher.priority_levels", &ServerConfig::batcher_priority_levels, 1,
+                            "request priority levels; 0 is the most urgent"));
+  keys.push_back(IntegerKey("batcher.completion_threads", &ServerConfig::batcher_completion_threads, 1,
+                            "threads that encode, cache and send computed answers (off the batch worker)"));
+  keys.push_back(StringKey("cache.dir", &ServerConfig::cache_dir, "RocksDB directory of the heatmap cache", "a path"));
+  keys.push_back(IntegerKey("cache.max_size_bytes", &ServerConfig::cache_max_size_bytes, 1,
+                            "cache size limit (LRU eviction), bytes"));
+  keys.push_back(IntegerKey("cache.max_value_bytes", &ServerConfig::cache_max_value_bytes, 1,
+                            "answers larger than this are not cached, bytes"));
+  keys.push_back(BoolKey("cache.enabled", &ServerConfig::cache_enabled, "use the cache"));
+  keys.push_back(
+      BoolKey("cache.required", &ServerConfig::cache_required, "refuse to start when the cache cannot be opened"));
+  keys.push_back(BoolKey("profiling.enabled", &ServerConfig::profiling_enabled,
+                         "time each request's stages (response timings, stage histograms)"));
+  keys.push_back(ChoiceKey("logging.level", &ServerConfig::logging_level, {"trace", "debug", "info", "warn", "error"},
+                           "least severe level logged"));
+  keys.push_back(ChoiceKey("logging.format", &ServerConfig::logging_format, {"text", "json"},
+                           "log line format (json: one object per line)"));
+  keys.push_back(IntegerKey("limits.max_receive_message_bytes", &ServerConfig::limits_max_receive_message_bytes, 1024,
+                            "largest request accepted, bytes", std::numeric_limits<int>::max()));
+  keys.push_back(IntegerKey("limits.drain_timeout_ms", &ServerConfig::limits_drain_timeout_ms, 0,
+                            "on SIGTERM, how long queued work may still run, ms"));
+  keys.push_back(IntegerKey("limits.max_inflight_bytes", &ServerConfig::limits_max_inflight_bytes, 1,
+                            "memory requests in flight may hold (request, pixels, inputs, responses), bytes"));
+  keys.push_back(IntegerKey("limits.max_image_pixels", &ServerConfig::limits_max_image_pixels, 1,
+                            "largest image accepted, width * height pixels"));
+  keys.push_back(IntegerKey("limits.max_image_side_px", &ServerConfig::limits_max_image_side_px, 1,
+                            "largest image width or height accepted, pixels"));
+  keys.push_back(IntegerKey("limits.max_output_pixels", &ServerConfig::limits_max_output_pixels, 1,
+                            "most pixels of an ORIGINAL-resolution heatmap"));
+  keys.push_back(IntegerKey("limits.default_deadline_ms", &ServerConfig::limits_default_deadline_ms, 0,
+                            "deadline of requests that bring none, ms; 0 = none", kInt64Max / 1000));
+  keys.push_back(IntegerKey("limits.max_request_string_bytes", &ServerConfig::limits_max_request_string_bytes, 1,
+                            "longest request_id, model, method and target_layer, bytes"));
+  keys.push_back(IntegerKey("limits.max_stream_inflight", &ServerConfig::limits_max_stream_inflight, 1,
+                            "requests of one ExplainStream running or unsent before it stops reading"));
+  keys.push_back(IntegerKey("limits.max_layer_copies", &ServerConfig::limits_max_layer_copies, 0,
+                            "target layers per model with an optimized copy (each a copy of the weights)"));
+  keys.push_back(IntegerKey("grpc.keepalive_time_ms", &ServerConfig::grpc_keepalive_time_ms, 1000,
+                            "interval of HTTP/2 keepalive pings to idle clients, ms", std::numeric_limits<int>::max()));
+  keys.push_back(IntegerKey("grpc.keepalive_timeout_ms", &ServerConfig::grpc_keepalive_timeout_ms, 100,
+                            "a client not answering a keepalive ping within this is dropped, ms",
+                            std::numeric_limits<int>::max()));
+  const ServerConfig defaults;
+  for (ConfigKey& key : keys) key.default_value = key.format(defaults);
+  return keys;
+}
+
+const ConfigKey* FindKey(const std::string& name) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.name == name) return &key;
   }
-  for (int size : c->batcher_preferred_batch_sizes) {
-    if (size > c->batcher_max_batch_size) {
+  return nullptr;
+}
+
+Status Apply(const RawValues& values, ServerConfig* config) {
+  for (const auto& [name, raw] : values) {
+    const ConfigKey* key = FindKey(name);
+    if (key == nullptr) return InvalidArgumentError("unknown configuration key '" + name + "'");
+    const Status applied = key->apply(raw.value, config);
+    if (!applied.ok()) return BadValue(name, raw, applied.message());
+  }
+  for (int size : config->batcher_preferred_batch_sizes) {
+    if (size > config->batcher_max_batch_size) {
       return InvalidArgumentError("batcher.preferred_batch_sizes: " + std::to_string(size) +
-                                  " exceeds batcher.max_batch_size " + std::to_string(c->batcher_max_batch_size));
+                                  " exceeds batcher.max_batch_size " + std::to_string(config->batcher_max_batch_size));
     }
   }
   return Status::Ok();
@@ -229,34 +352,29 @@ Status Apply(const RawValues& values, ServerConfig* c) {
 }  // namespace
 
 const std::vector<ConfigKey>& ConfigKeys() {
-  static const std::vector<ConfigKey> kKeys = {
-      {"config", "", "YAML configuration file (flag or CAMSERVE_CONFIG only)"},
-      {"listen", "127.0.0.1:50051", "gRPC listen address HOST:PORT (port 0: pick a free one)"},
-      {"metrics_listen", "127.0.0.1:9464", "Prometheus /metrics address HOST:PORT"},
-      {"model", "", "serve this one TorchScript file (replaces 'models' of the file)"},
-      {"default_model", "", "model used when a request names none; default: the first"},
-      {"device", "auto", "auto (CUDA when available), cpu, cuda, cuda:N"},
-      {"threads.intra_op", "0", "LibTorch intra-op threads; 0 = all cores"},
-      {"threads.inter_op", "0", "LibTorch inter-op threads; 0 = all cores"},
-      {"batcher.max_batch_size", "8", "most requests merged into one forward pass"},
-      {"batcher.max_queue_delay_us", "2000", "longest wait of the oldest queued request for company, us"},
-      {"batcher.preferred_batch_sizes", "", "comma-separated batch sizes dispatched as soon as reached"},
-      {"batcher.max_queue_size", "256", "queued requests per model before UNAVAILABLE"},
-      {"batcher.workers", "1", "batches run concurrently per model"},
-      {"batcher.priority_levels", "2", "request priority levels; 0 is the most urgent"},
-      {"cache.dir", "camserve-cache", "RocksDB directory of the heatmap cache"},
-      {"cache.max_size_bytes", "1073741824", "cache size limit (LRU eviction), bytes"},
-      {"cache.enabled", "true", "use the cache"},
-      {"cache.required", "false", "refuse to start when the cache cannot be opened"},
-      {"profiling.enabled", "true", "time each request's stages (response timings, stage histograms)"},
-      {"logging.level", "info", "trace, debug, info, warn, error"},
-      {"logging.format", "text", "text or json (one JSON object per line)"},
-      {"limits.max_receive_message_bytes", "16777216", "largest request accepted, bytes"},
-      {"limits.drain_timeout_ms", "10000", "on SIGTERM, how long queued work may still run, ms"},
-      {"grpc.keepalive_time_ms", "30000", "interval of HTTP/2 keepalive pings to idle clients, ms"},
-      {"grpc.keepalive_timeout_ms", "10000", "a client not answering a keepalive ping within this is dropped, ms"},
-  };
+  static const std::vector<ConfigKey> kKeys = MakeKeyTable();
   return kKeys;
+}
+
+std::string ServerUsage() {
+  RawValues ignored;
+  CLI::App app(
+      "camserve: the gRPC explanation server. Every key is a flag, an environment variable and a YAML key "
+      "(docs/configuration.md); the file < environment < flags.",
+      "camserve");
+  AddServerFlags(app, &ignored);
+  return app.help();
+}
+
+std::string ConfigReferenceMarkdown() {
+  std::string table =
+      "| key | default | flag | environment | accepts | meaning |\n"
+      "| --- | --- | --- | --- | --- | --- |\n";
+  for (const ConfigKey& key : ConfigKeys()) {
+    table += "| `" + key.name + "` | `" + key.default_value + "` | `--" + FlagName(key.name) + "` | `" +
+             EnvName(key.name) + "` | " + key.accepts + " | " + key.help + " |\n";
+  }
+  return table;
 }
 
 std::map<std::string, std::string> ProcessEnvironment() {

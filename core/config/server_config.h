@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct ModelConfig {
   std::string path;  // TorchScript file
 };
 
+// Every setting, with its default. The defaults here are the only ones: the
+// key table (ConfigKeys) reads them from a default-constructed ServerConfig
+// for --help, the docs test and config/camserve.yaml's test.
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9464";
@@ -41,8 +45,10 @@ struct ServerConfig {
   int batcher_max_queue_size = 256;
   int batcher_workers = 1;
   int batcher_priority_levels = 2;
+  int batcher_completion_threads = 2;
   std::string cache_dir = "camserve-cache";
   int64_t cache_max_size_bytes = int64_t{1} << 30;
+  int64_t cache_max_value_bytes = int64_t{8} << 20;
   bool cache_enabled = true;
   bool cache_required = false;
   bool profiling_enabled = true;
@@ -50,17 +56,45 @@ struct ServerConfig {
   std::string logging_format = "text";  // text or json
   int64_t limits_max_receive_message_bytes = 16 << 20;
   int64_t limits_drain_timeout_ms = 10000;
+  int64_t limits_max_inflight_bytes = int64_t{512} << 20;
+  int64_t limits_max_image_pixels = int64_t{64} << 20;
+  int limits_max_image_side_px = 16384;
+  int64_t limits_max_output_pixels = int64_t{16} << 20;
+  int64_t limits_default_deadline_ms = 60000;
+  int limits_max_request_string_bytes = 256;
+  int limits_max_stream_inflight = 32;
+  int limits_max_layer_copies = 4;
   int64_t grpc_keepalive_time_ms = 30000;
   int64_t grpc_keepalive_timeout_ms = 10000;
 };
 
-// One documented key: its dotted name, default and meaning.
+// One key of the configuration: its dotted name, what it means, the values
+// it accepts, and how it reads from and writes to a ServerConfig. The one
+// place a key is defined: YAML, environment, flags, --help and the docs test
+// all go through the table.
 struct ConfigKey {
   std::string name;
-  std::string default_value;
   std::string help;
+  // The accepted values in words ("an integer >= 1", "text or json").
+  std::string accepts;
+  // The value in a default-constructed ServerConfig, as a flag would give
+  // it; empty for keys without a default (config, model).
+  std::string default_value;
+  // Parses `value` into `config`; the error says why `value` is wrong (the
+  // loader adds the key, the value and the source).
+  std::function<Status(const std::string& value, ServerConfig* config)> apply;
+  // The value in `config`, as a flag would give it.
+  std::function<std::string(const ServerConfig& config)> format;
 };
 const std::vector<ConfigKey>& ConfigKeys();
+
+// camserve --help: every key as a flag with its meaning, accepted values and
+// default, and the environment variable that sets it.
+std::string ServerUsage();
+
+// The key reference of docs/configuration.md, a Markdown table made from the
+// key table (the docs test checks that the document holds exactly this).
+std::string ConfigReferenceMarkdown();
 
 // Loads the configuration. `argv` holds the flags (argv[0] is skipped);
 // `environment` the process environment (name -> value).
