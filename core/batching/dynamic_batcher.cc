@@ -1,5 +1,7 @@
 #include "core/batching/dynamic_batcher.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -96,7 +98,7 @@ void DynamicBatcher::SweepQueue(int64_t now_us, std::vector<std::pair<std::uniqu
     Status status;
     if (drain_expired) {
       status = UnavailableError("the server shut down before this request ran");
-    } else if (now_us >= task.deadline_us) {
+    } else if (now_us >= task.DeadlineMicros()) {
       status = Status(StatusCode::kDeadlineExceeded,
                       "deadline passed after " + std::to_string(now_us - task.enqueued_us) + " us in the queue");
     } else if (task.IsCancelled()) {
@@ -162,6 +164,17 @@ DynamicBatcher::Batch DynamicBatcher::TakeDueBatch(int64_t now_us, int64_t* wake
   return {};
 }
 
+void DynamicBatcher::RunOutsideLock(std::vector<std::pair<std::unique_ptr<BatchTask>, Status>> ended, Batch batch) {
+  try {
+    for (auto& [task, status] : ended) task->FinishEarly(status);
+    if (!batch.empty()) processor_(std::move(batch));
+  } catch (const std::exception& e) {
+    spdlog::error("batcher: an exception escaped the batch processor and its tasks were lost: {}", e.what());
+  } catch (...) {
+    spdlog::error("batcher: an exception of unknown type escaped the batch processor and its tasks were lost");
+  }
+}
+
 void DynamicBatcher::WorkerLoop() {
   mu_.Lock();
   for (;;) {
@@ -172,15 +185,14 @@ void DynamicBatcher::WorkerLoop() {
     Batch batch = TakeDueBatch(now_us, &wake_us);
     if (!ended.empty() || !batch.empty()) {
       mu_.Unlock();
-      for (auto& [task, status] : ended) task->FinishEarly(status);
-      if (!batch.empty()) processor_(std::move(batch));
+      RunOutsideLock(std::move(ended), std::move(batch));
       mu_.Lock();
       continue;
     }
     if (draining_ && queue_.empty()) break;
     if (!queue_.empty()) {
       wake_us = std::min(wake_us, SaturatingAdd(now_us, kCancellationPollUs));
-      for (const auto& task : queue_) wake_us = std::min(wake_us, task->deadline_us);
+      for (const auto& task : queue_) wake_us = std::min(wake_us, task->DeadlineMicros());
     }
     if (draining_) wake_us = std::min(wake_us, drain_deadline_us_);
     if (wake_us == kNever) {

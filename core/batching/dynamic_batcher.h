@@ -16,7 +16,10 @@
 //
 // Thread-safety: Submit and Shutdown may be called from any thread. The
 // processor runs on the batcher's worker threads (worker_count of them), never
-// under the batcher's lock, and must finish every task it is given.
+// under the batcher's lock, and must finish every task it is given without
+// throwing. The worker threads never die of an exception: one that escapes
+// the processor or a task's FinishEarly is caught and logged (the tasks it
+// held are lost, which is the processor's bug to fix).
 // Ownership: tasks are moved in; the batcher finishes them itself (early
 // endings) or moves them to the processor.
 //
@@ -53,6 +56,12 @@ class BatchTask {
   // while calling into the batcher (ModelRunner's jobs take the
   // RequestCoalescer's: batcher before coalescer).
   virtual bool IsCancelled() const { return false; }
+
+  // The deadline now: clock time after which the task is DEADLINE_EXCEEDED if
+  // still queued. Polled like IsCancelled, under the same lock order rules;
+  // a task whose deadline can move (one computation answering several
+  // requests) overrides it. Default: deadline_us.
+  virtual int64_t DeadlineMicros() const { return deadline_us; }
 
   // Tasks with equal keys may share a batch.
   std::string group_key;
@@ -112,6 +121,9 @@ class DynamicBatcher {
  private:
   DynamicBatcher(const Options& options, Processor processor, std::shared_ptr<Clock> clock);
   void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends `ended` early and runs `batch`, catching what escapes.
+  void RunOutsideLock(std::vector<std::pair<std::unique_ptr<BatchTask>, Status>> ended, Batch batch)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Removes expired and cancelled tasks into `ended`.
   void SweepQueue(int64_t now_us, std::vector<std::pair<std::unique_ptr<BatchTask>, Status>>* ended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

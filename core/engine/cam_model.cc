@@ -37,11 +37,49 @@ StatusOr<at::ScalarType> ResolvePrecision(const std::string& name, const at::Dev
   return name == "fp16" ? at::kHalf : at::kBFloat16;
 }
 
-Status ModelError(const char* what, const c10::Error& e) {
-  return InvalidArgumentError(std::string(what) + ": " + e.what_without_backtrace());
+bool IsOutOfMemory(const c10::Error& e) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr) return true;
+  const std::string message = e.what_without_backtrace();
+  return message.find("can't allocate memory") != std::string::npos ||
+         message.find("out of memory") != std::string::npos;
+}
+
+// CUDA errors other than out of memory are sticky: the context is unusable.
+bool IsDeviceFault(const c10::Error& e) {
+  const std::string message = e.what_without_backtrace();
+  return message.find("CUDA error") != std::string::npos || message.find("CUDA driver error") != std::string::npos;
+}
+
+// TorchScript puts the interpreter's traceback before the model's own
+// message; the last non-empty line is that message ("builtins.ValueError:
+// ...").
+std::string ConciseMessage(const std::string& text) {
+  size_t end = text.find_last_not_of(" \n\r\t");
+  if (end == std::string::npos) return text;
+  const size_t start = text.find_last_of('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace
+
+Status StatusFromModelException(const std::string& what) {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    const std::string message = ConciseMessage(e.what_without_backtrace());
+    if (IsOutOfMemory(e)) return ResourceExhaustedError(what + ": out of memory: " + message);
+    if (IsDeviceFault(e)) return UnavailableError(what + ": the device failed: " + message);
+    return InternalError(what + ": " + message);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError(what + ": out of memory (std::bad_alloc)");
+  } catch (const std::exception& e) {
+    // torch::jit::JITException (a TorchScript `raise`) among others.
+    return InternalError(what + ": " + ConciseMessage(e.what()));
+  } catch (...) {
+    return InternalError(what + ": an exception of unknown type");
+  }
+}
 
 StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, const CamModelOptions& options) {
   StatusOr<at::Device> device = ResolveDevice(options.device);
@@ -60,16 +98,22 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   if (!module.find_method("forward")) {
     return InvalidArgumentError("model '" + path + "' has no forward method");
   }
-  return std::unique_ptr<CamModel>(new CamModel(
-      std::move(module), *device, *dtype, options.channels_last && device->is_cuda(), options.optimize_for_inference));
+  if (options.max_optimized_layers < 0) {
+    return InvalidArgumentError("max_optimized_layers must be >= 0; was " +
+                                std::to_string(options.max_optimized_layers));
+  }
+  return std::unique_ptr<CamModel>(new CamModel(std::move(module), *device, *dtype,
+                                                options.channels_last && device->is_cuda(),
+                                                options.optimize_for_inference, options.max_optimized_layers));
 }
 
 CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
-                   bool optimize)
+                   bool optimize, int max_optimized_layers)
     : device_(device),
       dtype_(dtype),
       channels_last_(channels_last),
       optimize_(optimize),
+      max_optimized_layers_(max_optimized_layers),
       module_(std::move(module)),
       forward_module_(module_) {
   if (!optimize_) return;
@@ -91,10 +135,10 @@ StatusOr<at::Tensor> CamModel::Forward(const at::Tensor& batch) {
   try {
     at::NoGradGuard no_grad;
     at::IValue output = forward_module_.forward({batch});
-    if (!output.isTensor()) return InvalidArgumentError("the model's forward did not return a Tensor");
+    if (!output.isTensor()) return InternalError("the model's forward did not return a Tensor");
     return output.toTensor();
-  } catch (const c10::Error& e) {
-    return ModelError("model forward failed", e);
+  } catch (...) {
+    return StatusFromModelException("model forward failed");
   }
 }
 
@@ -123,7 +167,12 @@ Status CamModel::AddLayerRunnerLocked(const std::string& layer) {
   StatusOr<std::string> method = AddActivationMethod(module_, layer);
   if (!method.ok()) return method.status();
   LayerRunner runner{module_, *method, false};
-  if (optimize_) {
+  int optimized_layers = 0;
+  for (const auto& [name, existing] : layer_runners_) optimized_layers += existing.optimized ? 1 : 0;
+  if (optimize_ && optimized_layers >= max_optimized_layers_) {
+    spdlog::info("layer '{}' runs on the plain module: {} layers already have an optimized copy (the most allowed)",
+                 layer, optimized_layers);
+  } else if (optimize_) {
     try {
       // Frozen first with the method preserved: optimize_for_inference alone
       // freezes with nothing but forward preserved.
@@ -162,26 +211,44 @@ StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, co
   return result;
 }
 
+StatusOr<CamModel::LayerOutput> CamModel::RunLayerGuarded(const LayerRunner& runner, const at::Tensor& batch,
+                                                          const std::string& layer, bool track_gradients) {
+  try {
+    return RunLayer(runner, batch, layer, track_gradients);
+  } catch (...) {
+    return StatusFromModelException("model forward failed");
+  }
+}
+
 StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor& batch, const std::string& layer,
                                                                 bool track_gradients) {
   CAMSERVE_RETURN_IF_ERROR(PrepareLayer(layer));
-  for (;;) {
-    std::string failure;
-    {
-      absl::ReaderMutexLock lock(&module_mutex_);
-      const LayerRunner& runner = *FindRunner(layer);
-      try {
-        StatusOr<LayerOutput> output = RunLayer(runner, batch, layer, track_gradients);
-        const bool gradient_path_lost = output.ok() && track_gradients && !output->logits.requires_grad();
-        if (!runner.optimized || !gradient_path_lost) return output;
-        failure = "does not carry gradients to the logits";
-      } catch (const c10::Error& e) {
-        if (!runner.optimized) return ModelError("model forward failed", e);
-        failure = std::string("failed: ") + e.what_without_backtrace();
-      }
+  std::string optimized_failure;
+  {
+    absl::ReaderMutexLock lock(&module_mutex_);
+    const LayerRunner& runner = *FindRunner(layer);
+    StatusOr<LayerOutput> output = RunLayerGuarded(runner, batch, layer, track_gradients);
+    if (!runner.optimized) return output;
+    if (output.ok()) {
+      if (!track_gradients || output->logits.requires_grad()) return output;
+      optimized_failure = "does not carry gradients to the logits";
+    } else if (output.status().code() == StatusCode::kInternal) {
+      optimized_failure = "failed: " + output.status().message();
+    } else {
+      // Out of memory or a lost device says nothing about the copy.
+      return output;
     }
-    FallBackToPlain(layer, failure);
   }
+  // The optimized copy failed. The plain module decides whose fault it was:
+  // if it fails too, the input is (the copy stays); if it succeeds, the copy
+  // is, and the layer uses the plain module from now on.
+  StatusOr<LayerOutput> plain = InternalError("unreachable");
+  {
+    absl::ReaderMutexLock lock(&module_mutex_);
+    plain = RunLayerGuarded(LayerRunner{module_, FindRunner(layer)->method, false}, batch, layer, track_gradients);
+  }
+  if (plain.ok()) FallBackToPlain(layer, optimized_failure);
+  return plain;
 }
 
 std::vector<std::string> CamModel::UsableLayers() {

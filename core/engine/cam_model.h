@@ -6,8 +6,15 @@
 // many threads. Instrumenting a new layer takes an exclusive lock for the
 // few milliseconds the graph surgery needs; calls wait meanwhile.
 // Errors: Load returns INVALID_ARGUMENT for unreadable or non-TorchScript
-// files, FAILED_PRECONDITION for an unavailable device. Calls convert
-// LibTorch exceptions to INVALID_ARGUMENT (the input did not fit the model).
+// files, FAILED_PRECONDITION for an unavailable device. Calls turn every
+// exception into a Status (StatusFromModelException): INTERNAL for a model
+// fault (a TorchScript `raise`, an op that rejects the input), with the
+// model's message; RESOURCE_EXHAUSTED for out of memory; UNAVAILABLE for a
+// CUDA error that leaves the device unusable.
+//
+// Optimized copies: a layer whose optimized copy fails where the plain
+// module succeeds uses the plain module from then on (logged). Out of memory,
+// a lost device or an input that fails on both keep the copy.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,7 +46,14 @@ struct CamModelOptions {
   // oneDNN with pre-packed weights. The gradient path stays exact; a layer
   // whose optimized copy cannot give gradients falls back to the plain module.
   bool optimize_for_inference = true;
+  // Most layers with an optimized copy (each holds a copy of the weights);
+  // further layers run on the plain module. >= 0. Default: 4.
+  int max_optimized_layers = 4;
 };
+
+// The Status for the exception being handled (call it only inside a catch
+// block), as the errors above say; `what` prefixes the message.
+Status StatusFromModelException(const std::string& what);
 
 class CamModel {
  public:
@@ -70,7 +84,8 @@ class CamModel {
   std::vector<std::string> UsableLayers() ABSL_LOCKS_EXCLUDED(module_mutex_);
 
  private:
-  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last, bool optimize);
+  CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last, bool optimize,
+           int max_optimized_layers);
 
   // The module and method that compute one layer's activation.
   struct LayerRunner {
@@ -84,6 +99,9 @@ class CamModel {
   Status AddLayerRunnerLocked(const std::string& layer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(module_mutex_);
   StatusOr<LayerOutput> RunLayer(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
                                  bool track_gradients);
+  // RunLayer with every exception turned into a Status.
+  StatusOr<LayerOutput> RunLayerGuarded(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
+                                        bool track_gradients);
   // Replaces an optimized runner that failed by the plain module.
   void FallBackToPlain(const std::string& layer, const std::string& why) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
@@ -91,6 +109,7 @@ class CamModel {
   at::ScalarType dtype_;
   bool channels_last_;
   bool optimize_;
+  int max_optimized_layers_;
   // Guards adding methods to module_'s class and changing runners (exclusive)
   // against calls (shared).
   absl::Mutex module_mutex_;

@@ -24,16 +24,17 @@ int AllCores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
 
-int ConfigureTorchThreads(int intra_op_threads, int inter_op_threads) {
+int ConfigureTorchProcess(const TorchProcessOptions& options) {
   static std::once_flag inter_op_once;
   std::call_once(inter_op_once, [&] {
     try {
-      at::set_num_interop_threads(inter_op_threads > 0 ? inter_op_threads : AllCores());
+      at::set_num_interop_threads(options.inter_op_threads > 0 ? options.inter_op_threads : AllCores());
     } catch (const c10::Error& e) {
       spdlog::warn("inter-op threads already fixed by LibTorch: {}", e.what_without_backtrace());
     }
   });
-  at::set_num_threads(intra_op_threads > 0 ? intra_op_threads : AllCores());
+  at::set_num_threads(options.intra_op_threads > 0 ? options.intra_op_threads : AllCores());
+  if (options.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   return at::get_num_threads();
 }
 
@@ -187,8 +188,8 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
       gradients = torch::autograd::grad({score}, {output->activation}, /*grad_outputs=*/{},
                                         /*retain_graph=*/false, /*create_graph=*/false,
                                         /*allow_unused=*/true)[0];
-    } catch (const c10::Error& e) {
-      return InvalidArgumentError(std::string("backward pass failed: ") + e.what_without_backtrace());
+    } catch (...) {
+      return StatusFromModelException("backward pass failed");
     }
     if (!gradients.defined()) {
       return InvalidArgumentError("the logits do not depend on layer '" + layer + "'");
@@ -237,11 +238,6 @@ StatusOr<std::vector<std::vector<ClassScore>>> ExplainerEngine::Impl::Classify(
 
 StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineOptions& options) {
   if (options.model_path.empty()) return InvalidArgumentError("model path is empty");
-  if (options.intra_op_threads < 0 || options.inter_op_threads < 0) {
-    return InvalidArgumentError("thread counts must be >= 0 (0 = all cores)");
-  }
-  const int threads = ConfigureTorchThreads(options.intra_op_threads, options.inter_op_threads);
-  if (options.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
 
   const std::string sidecar_path =
       options.sidecar_path.empty() ? SidecarPathFor(options.model_path) : options.sidecar_path;
@@ -253,6 +249,7 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   model_options.precision = options.precision;
   model_options.channels_last = options.channels_last;
   model_options.optimize_for_inference = options.optimize_for_inference;
+  model_options.max_optimized_layers = options.max_optimized_layers;
   StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(options.model_path, model_options);
   if (!model.ok()) return model.status();
 
@@ -305,7 +302,7 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
       "loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, "
       "{} intra-op threads, warm-up {} ms)",
       info.name, info.path, info.device, info.num_classes, info.input_height_px, info.input_width_px,
-      info.default_layer, threads, MicrosSince(warmup_start) / 1000);
+      info.default_layer, at::get_num_threads(), MicrosSince(warmup_start) / 1000);
   return std::unique_ptr<ExplainerEngine>(new ExplainerEngine(std::move(impl)));
 }
 
@@ -319,8 +316,8 @@ std::vector<std::string> ExplainerEngine::UsableLayers() { return impl_->model()
 StatusOr<BatchResult> ExplainerEngine::Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) {
   try {
     return impl_->Explain(spec, items);
-  } catch (const c10::Error& e) {
-    return InternalError(std::string("explanation failed: ") + e.what_without_backtrace());
+  } catch (...) {
+    return StatusFromModelException("explanation failed");
   }
 }
 
@@ -328,8 +325,8 @@ StatusOr<std::vector<std::vector<ClassScore>>> ExplainerEngine::Classify(
     const std::vector<const PreparedInput*>& inputs, int top_k) {
   try {
     return impl_->Classify(inputs, top_k);
-  } catch (const c10::Error& e) {
-    return InternalError(std::string("classification failed: ") + e.what_without_backtrace());
+  } catch (...) {
+    return StatusFromModelException("classification failed");
   }
 }
 

@@ -40,22 +40,13 @@ struct EngineOptions {
   std::string device = "auto";
   // "fp32"; "fp16" or "bf16" on CUDA only.
   std::string precision = "fp32";
-  // CUDA only: channels_last inputs; cuDNN autotuning of convolutions.
+  // CUDA only: channels_last inputs.
   bool channels_last = true;
-  bool cudnn_benchmark = true;
   // Freeze and optimize a copy of the module per target layer
   // (torch::jit::optimize_for_inference; see cam_model.h). Costs one weight
-  // copy per layer in use.
+  // copy per layer in use, at most max_optimized_layers of them.
   bool optimize_for_inference = true;
-  // LibTorch intra-op threads (per operator). 0: all cores. Debian's LibTorch
-  // otherwise uses one, where small-batch convolutions fall to a much slower
-  // path (docs/benchmarks.md,
-  // "What the optimizations and threads are worth").
-  // Process-wide: the last engine created sets it.
-  int intra_op_threads = 0;
-  // LibTorch inter-op threads. 0: all cores. Process-wide and settable once;
-  // later engines keep the first value.
-  int inter_op_threads = 0;
+  int max_optimized_layers = 4;
   // Explanations of a blank input run at load (batch size 1) so the first
   // request does not pay for graph optimisation.
   int warmup_iterations = 3;
@@ -90,9 +81,22 @@ class ExplainerEngine : public ExplainBackend {
   std::unique_ptr<Impl> impl_;
 };
 
-// Sets LibTorch's thread pools (0 = all cores). Inter-op threads can be set
-// only once per process; later calls keep the first value. Returns the
-// intra-op thread count now in force.
-int ConfigureTorchThreads(int intra_op_threads, int inter_op_threads);
+// LibTorch's process-wide settings, made once by a program's main before
+// any engine is created.
+struct TorchProcessOptions {
+  // Intra-op threads (per operator). 0: all cores. Debian's LibTorch
+  // otherwise uses one, where small-batch convolutions fall to a much slower
+  // path (docs/benchmarks.md, "What the optimizations and threads are
+  // worth").
+  int intra_op_threads = 0;
+  // Inter-op threads. 0: all cores. Settable once per process.
+  int inter_op_threads = 0;
+  // CUDA: let cuDNN autotune convolutions.
+  bool cudnn_benchmark = true;
+};
+
+// Applies `options`; returns the intra-op thread count now in force. A second
+// call keeps the first inter-op count (LibTorch allows one setting).
+int ConfigureTorchProcess(const TorchProcessOptions& options);
 
 }  // namespace camserve

@@ -37,9 +37,10 @@ StatusOr<double> TimeMs(Fn&& fn) {
 }
 
 struct EngineBenchOptions {
-  // --model (required), --threads, --device, --precision, --channels-last,
-  // --optimize.
+  // --model (required), --device, --precision, --channels-last, --optimize.
   EngineOptions engine;
+  // --threads.
+  TorchProcessOptions torch;
   // --batch-sizes: each timed separately, in the order given.
   std::vector<int> batch_sizes = {1, 2, 4, 8, 16, 32};
   // --methods: method names, or "all".
@@ -71,7 +72,7 @@ void AddFlags(CLI::App& app, EngineBenchOptions* options) {
   app.add_option("--layer", options->layer, "target layer (default: the model's default layer)");
   app.add_option("--iterations", options->iterations, "timed runs per cell")->check(Positive())->capture_default_str();
   app.add_option("--warmup", options->warmup, "untimed runs per cell")->check(NonNegative())->capture_default_str();
-  app.add_option("--threads", engine.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
+  app.add_option("--threads", options->torch.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
       ->check(NonNegative())
       ->capture_default_str();
   app.add_option("--device", engine.device, "auto (CUDA when available), cpu, cuda, cuda:N")->capture_default_str();
@@ -119,10 +120,10 @@ Status Run(int argc, char** argv) {
   };
   const std::vector<CamMethodKind> methods = MethodsToTime(bench.methods);
 
+  const int thread_count = ConfigureTorchProcess(bench.torch);
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   if (!engine.ok()) return engine.status();
   const ModelInfo& info = (*engine)->info();
-  const int thread_count = ConfigureTorchThreads(options.intra_op_threads, 0);
   const std::string layer = bench.layer.empty() ? info.default_layer : bench.layer;
   std::printf(
       "model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "

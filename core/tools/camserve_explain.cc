@@ -18,8 +18,10 @@ namespace camserve {
 namespace {
 
 struct ExplainToolOptions {
-  // --model (required), --device, --threads.
+  // --model (required), --device.
   EngineOptions engine;
+  // --threads.
+  TorchProcessOptions torch;
   // --image: the JPEG or PNG to explain. Required.
   std::string image_path;
   // --method, --layer.
@@ -42,7 +44,7 @@ void AddFlags(CLI::App& app, ExplainToolOptions* options) {
   app.add_option("--layer", options->spec.target_layer, "target layer path (default: the model's default layer)");
   app.add_option("--class", options->item.target_class, "class to explain (default: the top-1 prediction)");
   app.add_option("--top-k", options->item.top_k, "classes to print")->check(NonNegative())->capture_default_str();
-  app.add_option("--threads", options->engine.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
+  app.add_option("--threads", options->torch.intra_op_threads, "LibTorch intra-op threads; 0: all cores")
       ->check(NonNegative())
       ->capture_default_str();
   app.add_option("--device", options->engine.device, "auto (CUDA when available), cpu, cuda, cuda:N")
@@ -60,6 +62,7 @@ Status Run(int argc, char** argv) {
     return Status::Ok();
   }
   const ExplainToolOptions& options = command_line->options;
+  ConfigureTorchProcess(options.torch);
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options.engine);
   if (!engine.ok()) return engine.status();
   StatusOr<std::string> encoded = ReadFileBytes(options.image_path);

@@ -21,7 +21,14 @@ inline std::string TestDevice() {
   return device ? device : "cpu";
 }
 
+// LibTorch's process settings as camserve's main makes them (all cores).
+inline void ConfigureTorchForTests() {
+  static const int threads = ConfigureTorchProcess(TorchProcessOptions{});
+  (void)threads;
+}
+
 inline std::unique_ptr<ExplainerEngine> MakeEngine(const std::string& model_path, int warmup_iterations = 1) {
+  ConfigureTorchForTests();
   EngineOptions options;
   options.model_path = model_path;
   options.device = TestDevice();
