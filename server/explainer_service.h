@@ -1,44 +1,21 @@
-// ExplainerService: the camserve.v1.Explainer gRPC service (callback API).
+// ExplainerService: the camserve.v1.Explainer gRPC service (callback API):
+// thin handlers over the request pipeline (core/serving/explain_pipeline.h),
+// which checks, caches, coalesces, admits, decodes, batches, encodes, logs
+// and counts every explanation. A handler converts the message once
+// (server/proto_conversion.h), hands it to the pipeline, and finishes the
+// call from the pipeline's answer through the one status conversion
+// (server/grpc_status.h); it never waits for the model. ExplainStream's
+// reactor is in server/explain_stream_reactor.h.
 //
-// An Explain call is checked and its image decoded on the gRPC thread that
-// received it, then queued on its model's ModelRunner (which resizes and
-// normalises images on its worker, see model_runner.h);
-// the RPC thread returns at once and never waits for the model. The reply is
-// encoded and sent from the batcher's worker thread when the batch is done.
-// ExplainStream does the same per message, with several requests in flight
-// per stream; responses go out in completion order, a failed request is a
-// response with `error` set.
-//
-// Deadlines and cancellation reach the batcher: a request whose deadline
-// passes or whose client cancels while queued is finished DEADLINE_EXCEEDED or
-// CANCELLED and never computed.
-//
-// The heatmap cache: a request that does not set bypass_cache is looked up
-// (on the RPC thread) by its HeatmapCacheKey; a hit is answered at once. A
-// miss joins the computation of an identical request already in flight, if
-// any (RequestCoalescer), or leads a new one whose answer is stored before it
-// is sent. A coalesced computation is dropped while queued once every request
-// waiting for it has passed its deadline or been cancelled; one request giving
-// up never takes the answer from the others.
-//
-// Every finished request writes one access-log line (core/logging) and is
-// counted in the metrics (core/metrics): camserve_requests_total for every
-// request; the stage histograms for OK requests only, a computation's stages
-// (decode ... encode, cache_put) once per computation however many coalesced
-// requests it answers, and cache_get and total once per request.
-//
-// Thread-safety: gRPC calls the handlers concurrently; the service's only
-// mutable state is the coalescer, which is thread-safe.
-// Ownership: the registry, the cache and the metrics are borrowed and must
-// outlive the gRPC server.
+// Thread-safety: gRPC calls the handlers concurrently; the service has no
+// mutable state of its own.
+// Ownership: the pipeline, registry and cache (may be null: disabled) are
+// borrowed and must outlive the gRPC server.
 #pragma once
-
-#include <functional>
 
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "core/cache/heatmap_cache.h"
-#include "core/cache/request_coalescer.h"
-#include "core/metrics/server_metrics.h"
+#include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
 
 namespace camserve {
@@ -46,16 +23,13 @@ namespace camserve {
 class ExplainerService final : public v1::Explainer::CallbackService {
  public:
   struct Options {
-    // top_k used when a request leaves it 0. Default: 5.
-    int default_top_k = 5;
-    // Time the stages of every request (profiling.enabled). Default: true.
-    bool profile_stages = true;
+    // Requests of one ExplainStream running or waiting to be sent; the
+    // stream stops reading while it has this many. Default: 32.
+    int max_stream_inflight = 32;
   };
 
-  // `cache` may be null (cache disabled).
-  // REQUIRES: registry and metrics are not null.
-  ExplainerService(ModelRegistry* registry, HeatmapCache* cache, ServerMetrics* metrics, const Options& options);
-  ~ExplainerService() override;
+  // REQUIRES: pipeline and registry are not null.
+  ExplainerService(ExplainPipeline* pipeline, ModelRegistry* registry, HeatmapCache* cache, const Options& options);
 
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
                                     v1::ExplainResponse* response) override;
@@ -68,25 +42,11 @@ class ExplainerService final : public v1::Explainer::CallbackService {
   grpc::ServerUnaryReactor* ClearCache(grpc::CallbackServerContext* context, const v1::ClearCacheRequest* request,
                                        v1::ClearCacheResponse* response) override;
 
-  // Requests answered by an identical request's computation so far.
-  int64_t coalesced_requests() const { return coalescer_.coalesced(); }
-
-  // Starts one explanation. `request` is read only during the call; `done`
-  // is called exactly once (possibly inline), after `response` is filled when
-  // the status is OK.
-  // REQUIRES: context and response outlive the call of `done`.
-  void StartExplain(grpc::CallbackServerContext* context, const v1::ExplainRequest& request,
-                    v1::ExplainResponse* response, const char* rpc, std::function<void(const Status&)> done);
-
  private:
-  struct ComputedAnswer;
-  using ExplainCoalescer = RequestCoalescer<ComputedAnswer>;
-
-  ModelRegistry* registry_;
-  HeatmapCache* cache_;
-  ServerMetrics* metrics_;
+  ExplainPipeline* const pipeline_;
+  ModelRegistry* const registry_;
+  HeatmapCache* const cache_;
   const Options options_;
-  ExplainCoalescer coalescer_;
 };
 
 }  // namespace camserve

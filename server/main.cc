@@ -27,12 +27,15 @@
 #include <set>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/config/server_config.h"
 #include "core/engine/blas_library.h"
 #include "core/engine/gpu_memory.h"
 #include "core/logging/logging.h"
 #include "core/metrics/metrics_endpoint.h"
 #include "core/metrics/server_metrics.h"
+#include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
 #include "server/explainer_service.h"
 
@@ -40,18 +43,6 @@ namespace camserve {
 namespace {
 
 constexpr char kServiceName[] = "camserve.v1.Explainer";
-
-void PrintUsage() {
-  std::cout << "usage: camserve --model PATH [flags]   (or --config FILE)\n\n"
-               "Every key below is a flag (--key, dots and underscores as dashes), an\n"
-               "environment variable (CAMSERVE_KEY) and a YAML key; see docs/configuration.md.\n\n";
-  for (const ConfigKey& key : ConfigKeys()) {
-    std::string flag = key.name;
-    for (char& c : flag) c = (c == '.' || c == '_') ? '-' : c;
-    std::printf("  --%-34s %s (default: %s)\n", flag.c_str(), key.help.c_str(),
-                key.default_value.empty() ? "none" : key.default_value.c_str());
-  }
-}
 
 bool HelpRequested(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -67,11 +58,32 @@ void RouteGrpcLogsToSpdlog() {
     const spdlog::level::level_enum level = args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
                                             : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
                                                                                       : spdlog::level::debug;
-    spdlog::log(level, "grpc: {} ({}:{})", args->message, args->file, args->line);
+    spdlog::log(level, "grpc: {} ({}:{})", QuoteForLog(args->message), args->file, args->line);
   });
 }
 
 std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
+
+// Health turns NOT_SERVING once a model's device is lost. The loss may be
+// reported before the gRPC server exists; Attach catches up.
+class DeviceHealth {
+ public:
+  void Attach(grpc::HealthCheckServiceInterface* health) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    health_ = health;
+    if (lost_) health_->SetServingStatus(false);
+  }
+  void DeviceLost() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    lost_ = true;
+    if (health_ != nullptr) health_->SetServingStatus(false);
+  }
+
+ private:
+  absl::Mutex mu_;
+  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool lost_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 std::unique_ptr<grpc::Server> StartGrpcServer(const ServerConfig& config, ExplainerService* service,
                                               int* selected_port) {
@@ -100,6 +112,7 @@ StatusOr<std::unique_ptr<HeatmapCache>> OpenCache(const ServerConfig& config) {
   HeatmapCache::Options options;
   options.dir = config.cache_dir;
   options.max_size_bytes = config.cache_max_size_bytes;
+  options.max_value_bytes = config.cache_max_value_bytes;
   StatusOr<std::unique_ptr<HeatmapCache>> cache = HeatmapCache::Open(options);
   if (cache.ok()) return cache;
   if (config.cache_required) {
@@ -129,30 +142,67 @@ void LogBlasLibrary(const ModelRegistry& registry) {
   }
 }
 
-// What the scrape reads, from the objects main owns. The references must
-// outlive the metrics endpoint.
-ServerMetrics::StateSources StateSourcesOf(const ServerConfig& config, const std::unique_ptr<ModelRegistry>& registry,
-                                           const std::unique_ptr<HeatmapCache>& cache,
-                                           const std::unique_ptr<ExplainerService>& service) {
+// --- ServerConfig -> the components' own options ---------------------------
+
+ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, ServerMetrics* metrics, DeviceHealth* health) {
+  ModelRegistry::Options options;
+  for (const ModelConfig& model : config.models) options.models.push_back({model.name, model.path});
+  options.default_model = config.default_model;
+  options.engine.device = config.device;
+  options.engine.max_optimized_layers = config.limits_max_layer_copies;
+  options.engine.decode.max_pixels = config.limits_max_image_pixels;
+  options.engine.decode.max_side_px = config.limits_max_image_side_px;
+  DynamicBatcher::Options& batcher = options.runner.batcher;
+  batcher.max_batch_size = config.batcher_max_batch_size;
+  batcher.max_queue_delay_us = config.batcher_max_queue_delay_us;
+  batcher.preferred_batch_sizes = config.batcher_preferred_batch_sizes;
+  batcher.max_queue_size = config.batcher_max_queue_size;
+  batcher.worker_count = config.batcher_workers;
+  batcher.priority_levels = config.batcher_priority_levels;
+  options.runner.profile_stages = config.profiling_enabled;
+  options.on_batch = [metrics](const std::string& model, int batch_size) { metrics->RecordBatch(model, batch_size); };
+  options.on_device_lost = [health](const std::string&, const Status&) { health->DeviceLost(); };
+  return options;
+}
+
+ExplainPipeline::Options PipelineOptionsOf(const ServerConfig& config) {
+  ExplainPipeline::Options options;
+  options.profile_stages = config.profiling_enabled;
+  options.max_inflight_bytes = config.limits_max_inflight_bytes;
+  options.decode.max_pixels = config.limits_max_image_pixels;
+  options.decode.max_side_px = config.limits_max_image_side_px;
+  options.max_output_pixels = config.limits_max_output_pixels;
+  options.default_deadline_ms = config.limits_default_deadline_ms;
+  options.max_request_string_bytes = config.limits_max_request_string_bytes;
+  options.completion_threads = config.batcher_completion_threads;
+  return options;
+}
+
+// What the scrape reads. Registered once the components exist; they outlive
+// the metrics endpoint.
+ServerMetrics::StateSources StateSourcesOf(const ModelRegistry* registry, const HeatmapCache* cache,
+                                           const ExplainPipeline* pipeline) {
   ServerMetrics::StateSources sources;
-  const int64_t queue_capacity = config.batcher_max_queue_size;
-  sources.models = [&registry, queue_capacity] {
+  sources.models = [registry] {
     std::vector<ModelState> models;
     const std::vector<ModelRunner*> runners = registry->runners();
     for (size_t i = 0; i < runners.size(); ++i) {
       models.push_back(ModelState{registry->names()[i], runners[i]->version(), runners[i]->info().device,
-                                  runners[i]->QueueDepth(), queue_capacity});
+                                  runners[i]->QueueDepth(), runners[i]->max_queue_size()});
     }
     return models;
   };
-  sources.cache = [&cache]() -> std::optional<CacheState> {
+  sources.cache = [cache]() -> std::optional<CacheState> {
     if (cache == nullptr) return std::nullopt;
     const HeatmapCache::Stats stats = cache->stats();
     return CacheState{stats.hits,    stats.misses, stats.evictions,     stats.errors,
                       stats.entries, stats.bytes,  stats.capacity_bytes};
   };
-  sources.coalesced_requests = [&service] { return service->coalesced_requests(); };
-  sources.gpu_memory = [&registry] {
+  sources.coalesced_requests = [pipeline] { return pipeline->coalesced_requests(); };
+  sources.inflight = [pipeline] {
+    return InflightState{pipeline->budget().used_bytes(), pipeline->budget().capacity_bytes()};
+  };
+  sources.gpu_memory = [registry] {
     std::vector<GpuMemoryState> gpus;
     std::set<std::string> devices;
     for (ModelRunner* runner : registry->runners()) devices.insert(runner->info().device);
@@ -178,37 +228,49 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 2;
   }
   RouteGrpcLogsToSpdlog();
+  // LibTorch's process-wide settings, once, before any model loads.
+  TorchProcessOptions torch;
+  torch.intra_op_threads = config->threads_intra_op;
+  torch.inter_op_threads = config->threads_inter_op;
+  ConfigureTorchProcess(torch);
+
   StatusOr<std::unique_ptr<HeatmapCache>> opened_cache = OpenCache(*config);
   if (!opened_cache.ok()) return 1;
   std::unique_ptr<HeatmapCache> cache = std::move(opened_cache).value();
-  // The scrape reads these through the metrics' state sources: declared
-  // before the metrics endpoint, so they are destroyed after it stops.
-  std::unique_ptr<ModelRegistry> registry;
-  std::unique_ptr<ExplainerService> service;
   ServerMetrics::Options metrics_options;
   for (const ModelConfig& model : config->models) metrics_options.model_names.push_back(model.name);
   metrics_options.max_batch_size = config->batcher_max_batch_size;
-  StatusOr<std::unique_ptr<ServerMetrics>> metrics =
-      ServerMetrics::Create(metrics_options, StateSourcesOf(*config, registry, cache, service));
-  if (!metrics.ok()) {
-    spdlog::error("cannot set up metrics: {}", metrics.status().ToString());
+  StatusOr<std::unique_ptr<ServerMetrics>> created_metrics = ServerMetrics::Create(metrics_options);
+  if (!created_metrics.ok()) {
+    spdlog::error("cannot set up metrics: {}", created_metrics.status().ToString());
     return 1;
   }
+  std::unique_ptr<ServerMetrics> metrics = std::move(created_metrics).value();
+  DeviceHealth health;
+  const auto clock = std::make_shared<SystemClock>();
   // Loading warms the models up with LibTorch ops; on a thread of its own,
   // whose OpenMP pool ends with it, so that the batch workers' pools are the
   // only ones left (see core/serving/model_runner.h).
   StatusOr<std::unique_ptr<ModelRegistry>> loaded = InternalError("models not loaded");
-  std::thread([&] { loaded = ModelRegistry::Load(*config, std::make_shared<SystemClock>(), metrics->get()); }).join();
+  std::thread([&] { loaded = ModelRegistry::Load(RegistryOptionsOf(*config, metrics.get(), &health), clock); }).join();
   if (!loaded.ok()) {
     spdlog::error("cannot load models: {}", loaded.status().ToString());
     return 1;
   }
-  registry = std::move(loaded).value();
+  std::unique_ptr<ModelRegistry> registry = std::move(loaded).value();
   LogBlasLibrary(*registry);
+  StatusOr<std::unique_ptr<ExplainPipeline>> created_pipeline =
+      ExplainPipeline::Create(PipelineOptionsOf(*config), registry.get(), cache.get(), metrics.get(), clock);
+  if (!created_pipeline.ok()) {
+    spdlog::error("cannot set up the request pipeline: {}", created_pipeline.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<ExplainPipeline> pipeline = std::move(created_pipeline).value();
+  metrics->SetStateSources(StateSourcesOf(registry.get(), cache.get(), pipeline.get()));
   ExplainerService::Options service_options;
-  service_options.profile_stages = config->profiling_enabled;
-  service = std::make_unique<ExplainerService>(registry.get(), cache.get(), metrics->get(), service_options);
-  StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(config->metrics_listen, **metrics);
+  service_options.max_stream_inflight = config->limits_max_stream_inflight;
+  ExplainerService service(pipeline.get(), registry.get(), cache.get(), service_options);
+  StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(config->metrics_listen, *metrics);
   if (!endpoint.ok()) {
     spdlog::error("{} (metrics_listen)", endpoint.status().message());
     return 1;
@@ -216,15 +278,18 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   spdlog::info("serving Prometheus metrics at http://{}:{}/metrics{}", HostOf(config->metrics_listen),
                (*endpoint)->port(), config->profiling_enabled ? "" : " (profiling.enabled=false: no stage timings)");
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, service.get(), &port);
+  std::unique_ptr<grpc::Server> server = StartGrpcServer(*config, &service, &port);
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {} (listen): address in use or not local?", config->listen);
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  spdlog::info("camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s))",
-               HostOf(config->listen), port, registry->default_model(), config->batcher_max_batch_size,
-               config->batcher_max_queue_delay_us, config->batcher_workers);
+  health.Attach(server->GetHealthCheckService());
+  spdlog::info(
+      "camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s), "
+      "in-flight budget {} bytes)",
+      HostOf(config->listen), port, registry->default_model(), config->batcher_max_batch_size,
+      config->batcher_max_queue_delay_us, config->batcher_workers, config->limits_max_inflight_bytes);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -243,7 +308,11 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   server->Shutdown(std::chrono::system_clock::now() + drain_budget);
   const auto spent = std::chrono::steady_clock::now() - drain_start;
   registry->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
+  // Every computed answer is sent before the server waits for its calls.
+  pipeline->Shutdown();
   server->Wait();
+  (*endpoint).reset();
+  metrics->SetStateSources({});
   spdlog::info(
       "drained in {} ms; exiting",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - drain_start).count());
@@ -262,7 +331,7 @@ int main(int argc, char** argv) {
   // with brk and keeps them (docs/benchmarks.md, "Page faults").
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
   if (camserve::HelpRequested(argc, argv)) {
-    camserve::PrintUsage();
+    std::fputs(camserve::ServerUsage().c_str(), stdout);
     return 0;
   }
   // Termination signals are taken by sigwait in main, never by a handler:

@@ -80,6 +80,9 @@ StatusOr<std::unique_ptr<HeatmapCache>> HeatmapCache::Open(const Options& option
   if (options.max_size_bytes < 1) {
     return InvalidArgumentError("cache max_size_bytes must be >= 1; was " + std::to_string(options.max_size_bytes));
   }
+  if (options.max_value_bytes < 1) {
+    return InvalidArgumentError("cache max_value_bytes must be >= 1; was " + std::to_string(options.max_value_bytes));
+  }
   if (options.recency_flush_every_hits < 1) {
     return InvalidArgumentError("cache recency_flush_every_hits must be >= 1; was " +
                                 std::to_string(options.recency_flush_every_hits));
@@ -288,6 +291,11 @@ void HeatmapCache::DropDamaged(const HeatmapCacheKey& key, uint64_t generation, 
 void HeatmapCache::Store(const HeatmapCacheKey& key, const std::string& model, const CachedExplanation& value) {
   const std::string serialized = SerializeCachedExplanation(value);
   const int64_t charge = EntryChargeBytes(static_cast<int64_t>(serialized.size()), model);
+  if (static_cast<int64_t>(serialized.size()) > options_.max_value_bytes) {
+    spdlog::debug("heatmap cache: a value of {} bytes exceeds max_value_bytes {}; not stored", serialized.size(),
+                  options_.max_value_bytes);
+    return;
+  }
   if (charge > options_.max_size_bytes) {
     spdlog::debug("heatmap cache: a value of {} bytes exceeds the whole capacity {}; not stored", charge,
                   options_.max_size_bytes);

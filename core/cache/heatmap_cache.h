@@ -68,6 +68,10 @@ class HeatmapCache {
     // Entries are evicted LRU-first to keep the charged total at or below
     // this. Default: 1 GiB.
     int64_t max_size_bytes = int64_t{1} << 30;
+    // A value whose serialized size exceeds this is not stored (a huge
+    // ORIGINAL-resolution heatmap would push out many ordinary ones).
+    // Default: 8 MiB.
+    int64_t max_value_bytes = int64_t{8} << 20;
     // Recency refreshed by hits is written at the latest after this many hits
     // (and with every Store, and at close). Default: 1024.
     int recency_flush_every_hits = 1024;
@@ -102,8 +106,9 @@ class HeatmapCache {
   std::optional<CachedExplanation> Lookup(const HeatmapCacheKey& key) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stores `value` under `key` for `model` (used by Clear), replacing an
-  // older value, evicting LRU entries as needed. A value larger than the
-  // whole capacity is not stored. Failures are counted and logged.
+  // older value, evicting LRU entries as needed. A value larger than
+  // max_value_bytes or the whole capacity is not stored. Failures are counted
+  // and logged.
   void Store(const HeatmapCacheKey& key, const std::string& model, const CachedExplanation& value)
       ABSL_LOCKS_EXCLUDED(mu_);
 

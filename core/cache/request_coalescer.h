@@ -20,8 +20,12 @@
 // Cost: one hash-map operation under a mutex per call.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -41,6 +45,9 @@ class RequestCoalescer {
     std::function<void(const Result& result, bool followed)> deliver;
     // True once the waiter no longer wants the answer. May be empty.
     std::function<bool()> is_abandoned;
+    // When the waiter stops wanting the answer at the latest (the clock of
+    // the caller's choice). Default: never.
+    int64_t deadline_us = std::numeric_limits<int64_t>::max();
   };
 
   // Registers `waiter` for `key`. Returns true when the caller leads and must
@@ -55,13 +62,21 @@ class RequestCoalescer {
 
   // Whether some waiter of `key` still wants the answer.
   bool AnyoneWaiting(const HeatmapCacheKey& key) const ABSL_LOCKS_EXCLUDED(mu_) {
+    return LatestLiveDeadline(key).has_value();
+  }
+
+  // The latest deadline among the waiters of `key` that still want the
+  // answer; nullopt when none does.
+  std::optional<int64_t> LatestLiveDeadline(const HeatmapCacheKey& key) const ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     const auto flight = flights_.find(key);
-    if (flight == flights_.end()) return false;
+    if (flight == flights_.end()) return std::nullopt;
+    std::optional<int64_t> latest;
     for (const Waiter& waiter : flight->second) {
-      if (!waiter.is_abandoned || !waiter.is_abandoned()) return true;
+      if (waiter.is_abandoned && waiter.is_abandoned()) continue;
+      latest = std::max(latest.value_or(waiter.deadline_us), waiter.deadline_us);
     }
-    return false;
+    return latest;
   }
 
   // Delivers `result` to every waiter of `key` and ends the flight; a later

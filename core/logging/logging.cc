@@ -22,9 +22,6 @@ std::shared_ptr<spdlog::logger> access_logger;
 // so whatever bytes a client sent, the line is valid JSON in valid UTF-8.
 std::string Dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-// `text` as a JSON string literal, quotes included, under Dump's rules.
-std::string Quote(const std::string& text) { return Dump(Json(text)); }
-
 // 2026-11-23T10:00:00.123Z
 std::string Timestamp(std::chrono::system_clock::time_point time) {
   const auto since_epoch = time.time_since_epoch();
@@ -79,6 +76,8 @@ std::string Milliseconds(int64_t micros) {
 
 }  // namespace
 
+std::string QuoteForLog(const std::string& text) { return Dump(Json(text)); }
+
 Status ConfigureLogging(const std::string& level, const std::string& format) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
@@ -105,11 +104,11 @@ Status ConfigureLogging(const std::string& level, const std::string& format) {
 
 std::string FormatAccessText(const AccessRecord& r) {
   // rpc and status are the server's words; every other string came from the client.
-  std::string line = "access request_id=" + Quote(r.request_id) + " rpc=" + r.rpc + " model=" + Quote(r.model) +
-                     " method=" + Quote(r.method) + " status=" + r.status +
+  std::string line = "access request_id=" + QuoteForLog(r.request_id) + " rpc=" + r.rpc +
+                     " model=" + QuoteForLog(r.model) + " method=" + QuoteForLog(r.method) + " status=" + r.status +
                      " latency_ms=" + Milliseconds(r.latency_us) + " cache_hit=" + (r.cache_hit ? "true" : "false") +
                      " batch_size=" + std::to_string(r.batch_size);
-  if (!r.message.empty()) line += " message=" + Quote(r.message);
+  if (!r.message.empty()) line += " message=" + QuoteForLog(r.message);
   return line;
 }
 

@@ -54,6 +54,10 @@ void LogAccess(const AccessRecord& record);
 // exactly (12.345, 5.23, 5.0).
 std::string FormatAccessText(const AccessRecord& record);
 std::string FormatAccessJson(const AccessRecord& record, std::chrono::system_clock::time_point time);
+// `text` as a JSON string literal, quotes included, under the rules above:
+// how any log message shows a client's string.
+std::string QuoteForLog(const std::string& text);
+
 // A line of any other logger in the JSON format; `level` as spdlog names it.
 std::string FormatLogJson(std::chrono::system_clock::time_point time, const std::string& level,
                           const std::string& logger, const std::string& msg);

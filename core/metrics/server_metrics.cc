@@ -1,5 +1,7 @@
 #include "core/metrics/server_metrics.h"
 
+#include "absl/synchronization/mutex.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -74,8 +76,14 @@ class ServerMetrics::StateCollector : public prometheus::Collectable {
  public:
   explicit StateCollector(StateSources sources) : sources_(std::move(sources)) {}
 
-  std::vector<prometheus::MetricFamily> Collect() const override {
+  void SetSources(StateSources sources) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    sources_ = std::move(sources);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override ABSL_LOCKS_EXCLUDED(mu_) {
     using prometheus::MetricType;
+    absl::MutexLock lock(&mu_);
     std::vector<prometheus::MetricFamily> families;
     if (sources_.models) {
       std::vector<prometheus::ClientMetric> depth, capacity, info;
@@ -116,6 +124,15 @@ class ServerMetrics::StateCollector : public prometheus::Collectable {
                                   MetricType::Gauge, std::move(reserved)));
       }
     }
+    if (sources_.inflight) {
+      const InflightState inflight = sources_.inflight();
+      families.push_back(Family("camserve_inflight_bytes",
+                                "Bytes that requests in flight hold, as estimated at admission.", MetricType::Gauge,
+                                {GaugeSample(static_cast<double>(inflight.bytes))}));
+      families.push_back(Family("camserve_inflight_capacity_bytes",
+                                "The in-flight byte budget (limits.max_inflight_bytes); beyond it, UNAVAILABLE.",
+                                MetricType::Gauge, {GaugeSample(static_cast<double>(inflight.capacity_bytes))}));
+    }
     families.push_back(Family("camserve_process_resident_memory_bytes", "Resident memory of the camserve process.",
                               MetricType::Gauge, {GaugeSample(static_cast<double>(ResidentMemoryBytes()))}));
     families.push_back(Family("camserve_process_cpu_seconds_total", "User and system CPU time of the process.",
@@ -143,8 +160,11 @@ class ServerMetrics::StateCollector : public prometheus::Collectable {
     gauge("camserve_cache_capacity_bytes", "The cache's size limit (cache.max_size_bytes).", cache.capacity_bytes);
   }
 
-  const StateSources sources_;
+  mutable absl::Mutex mu_;
+  StateSources sources_ ABSL_GUARDED_BY(mu_);
 };
+
+void ServerMetrics::SetStateSources(StateSources sources) { state_collector_->SetSources(std::move(sources)); }
 
 std::vector<double> ServerMetrics::DefaultStageBucketBoundsSeconds() {
   return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,

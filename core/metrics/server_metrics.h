@@ -13,6 +13,7 @@
 //   camserve_cache_entries, camserve_cache_capacity_bytes (when the cache is
 //   enabled), camserve_cache_coalesced_requests_total,
 //   camserve_gpu_memory_{allocated,reserved}_bytes{device} (CUDA models only),
+//   camserve_inflight_bytes, camserve_inflight_capacity_bytes,
 //   camserve_process_resident_memory_bytes, camserve_process_cpu_seconds_total.
 //
 // Labels are bounded: `model` is a served model's name or "unknown" (a
@@ -27,7 +28,7 @@
 // mutex). Scrapes may run concurrently with recording.
 // Ownership: the sources in StateSources are called during scrapes and must
 // stay valid while an endpoint serves this object (stop the MetricsEndpoint
-// first).
+// first, or set empty sources).
 // Cost: RecordRequest about 50 ns, RecordStages about 100 ns per stage once
 // its series exist (docs/benchmarks.md, "Profiler").
 #pragma once
@@ -77,6 +78,12 @@ struct CacheState {
   int64_t capacity_bytes = 0;
 };
 
+// The request pipeline's in-flight byte budget (core/serving/inflight_budget.h).
+struct InflightState {
+  int64_t bytes = 0;
+  int64_t capacity_bytes = 0;
+};
+
 // One CUDA device's caching-allocator memory.
 struct GpuMemoryState {
   std::string device;  // "cuda:0"
@@ -105,13 +112,18 @@ class ServerMetrics {
     std::function<std::optional<CacheState>()> cache;
     std::function<int64_t()> coalesced_requests;
     std::function<std::vector<GpuMemoryState>()> gpu_memory;
+    std::function<InflightState()> inflight;
   };
 
   static std::vector<double> DefaultStageBucketBoundsSeconds();
 
   // INVALID_ARGUMENT for no models, duplicate names, unsorted buckets or a
   // batch size below 1.
-  static StatusOr<std::unique_ptr<ServerMetrics>> Create(const Options& options, StateSources sources);
+  static StatusOr<std::unique_ptr<ServerMetrics>> Create(const Options& options, StateSources sources = {});
+  // Replaces the state sources: what exports state registers here once it
+  // exists, before an endpoint serves (or between scrapes; scrapes see the
+  // old or the new sources, never a mix).
+  void SetStateSources(StateSources sources);
   ~ServerMetrics();
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;

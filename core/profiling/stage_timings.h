@@ -45,7 +45,8 @@ std::string_view StageName(Stage stage);
 // not timed) is absent.
 class StageTimings {
  public:
-  explicit StageTimings(bool enabled = true) : enabled_(enabled) { micros_.fill(kAbsent); }
+  StageTimings() : StageTimings(true) {}
+  explicit StageTimings(bool enabled) : enabled_(enabled) { micros_.fill(kAbsent); }
 
   bool enabled() const { return enabled_; }
   // Ignored when disabled.

@@ -19,7 +19,9 @@
 
 namespace camserve {
 
-enum class HeatmapEncoding { kFloat32, kUint8, kPngHeatmap, kPngOverlay };
+// The values are stable codes: they are the v1 API's enum values and are
+// stored in the heatmap cache (CachedExplanation::encoding, the cache key).
+enum class HeatmapEncoding { kFloat32 = 0, kUint8 = 1, kPngHeatmap = 2, kPngOverlay = 3 };
 
 // `image` may be null unless encoding is kPngOverlay.
 StatusOr<std::string> EncodeHeatmap(const Heatmap& heatmap, HeatmapEncoding encoding, const DecodedImage* image);

@@ -11,38 +11,26 @@
 namespace camserve {
 namespace {
 
-EngineOptions EngineOptionsFor(const ServerConfig& config, const ModelConfig& model) {
-  EngineOptions options;
-  options.model_path = model.path;
-  options.device = config.device;
-  options.intra_op_threads = config.threads_intra_op;
-  options.inter_op_threads = config.threads_inter_op;
-  return options;
-}
-
-DynamicBatcher::Options BatcherOptionsFor(const ServerConfig& config) {
-  DynamicBatcher::Options options;
-  options.max_batch_size = config.batcher_max_batch_size;
-  options.max_queue_delay_us = config.batcher_max_queue_delay_us;
-  options.preferred_batch_sizes = config.batcher_preferred_batch_sizes;
-  options.max_queue_size = config.batcher_max_queue_size;
-  options.worker_count = config.batcher_workers;
-  options.priority_levels = config.batcher_priority_levels;
-  return options;
-}
-
-StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, const ModelConfig& model,
-                                                  std::shared_ptr<Clock> clock, ServerMetrics* metrics) {
+StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ModelRegistry::Options& registry_options,
+                                                  const ModelRegistry::ServedModel& model,
+                                                  std::shared_ptr<Clock> clock) {
   const std::string where = "model '" + model.name + "' (" + model.path + "): ";
-  StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(EngineOptionsFor(config, model));
+  EngineOptions engine_options = registry_options.engine;
+  engine_options.model_path = model.path;
+  StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(engine_options);
   if (!engine.ok()) return Status(engine.status().code(), where + engine.status().message());
   StatusOr<ModelSidecar> sidecar = LoadModelSidecar(model.path, SidecarPathFor(model.path), ModelSidecarDefaults{});
   if (!sidecar.ok()) return Status(sidecar.status().code(), where + sidecar.status().message());
-  ModelRunner::Options options;
-  options.batcher = BatcherOptionsFor(config);
-  options.profile_stages = config.profiling_enabled;
-  if (metrics != nullptr) {
-    options.on_batch = [metrics, name = model.name](int batch_size) { metrics->RecordBatch(name, batch_size); };
+  ModelRunner::Options options = registry_options.runner;
+  if (registry_options.on_batch) {
+    options.on_batch = [hook = registry_options.on_batch, name = model.name](int batch_size) {
+      hook(name, batch_size);
+    };
+  }
+  if (registry_options.on_device_lost) {
+    options.on_device_lost = [hook = registry_options.on_device_lost, name = model.name](const Status& why) {
+      hook(name, why);
+    };
   }
   StatusOr<std::string> version = ModelFingerprint(model.path, *sidecar);
   if (!version.ok()) return Status(version.status().code(), where + version.status().message());
@@ -54,31 +42,35 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ServerConfig& config, co
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const ServerConfig& config, std::shared_ptr<Clock> clock,
-                                                             ServerMetrics* metrics) {
-  if (config.models.empty()) return InvalidArgumentError("models: no model configured (use --model PATH)");
+StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const Options& options, std::shared_ptr<Clock> clock) {
+  if (options.models.empty()) return InvalidArgumentError("models: no model configured (use --model PATH)");
   // Names first: a configuration mistake should not wait for every model to load.
   std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
-  for (const ModelConfig& model : config.models) {
+  for (const ServedModel& model : options.models) {
     if (!registry->by_name_.emplace(model.name, nullptr).second) {
       return InvalidArgumentError("models: the name '" + model.name + "' is used twice");
     }
     registry->names_.push_back(model.name);
   }
-  registry->default_model_ = config.default_model.empty() ? config.models.front().name : config.default_model;
+  registry->default_model_ = options.default_model.empty() ? options.models.front().name : options.default_model;
   if (registry->by_name_.count(registry->default_model_) == 0) {
     return InvalidArgumentError("default_model: '" + registry->default_model_ + "' is not a configured model");
   }
-  // Models are served under their configured names, which may differ from
-  // the sidecar's.
-  for (const ModelConfig& model : config.models) {
-    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(config, model, clock, metrics);
+  for (const ServedModel& model : options.models) {
+    StatusOr<std::unique_ptr<ModelRunner>> runner = LoadRunner(options, model, clock);
     if (!runner.ok()) return runner.status();
     spdlog::info("serving model '{}', version {}", model.name, (*runner)->version());
     registry->by_name_[model.name] = runner->get();
     registry->runners_.push_back(std::move(runner).value());
   }
   return registry;
+}
+
+bool ModelRegistry::healthy() const {
+  for (const auto& runner : runners_) {
+    if (!runner->healthy()) return false;
+  }
+  return true;
 }
 
 StatusOr<ModelRunner*> ModelRegistry::Find(const std::string& name) const {

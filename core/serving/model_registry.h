@@ -1,5 +1,5 @@
 // ModelRegistry: the models one camserve process serves, each behind its own
-// ModelRunner (engine + dynamic batcher), loaded from the ServerConfig.
+// ModelRunner (engine + dynamic batcher).
 //
 // Thread-safety: built once at start-up, then read-only apart from the
 // runners themselves (which are thread-safe); Find and the accessors may be
@@ -9,23 +9,43 @@
 // Cost: Load reads, optimises and warms up every model (seconds each).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/config/server_config.h"
-#include "core/metrics/server_metrics.h"
+#include "core/engine/explainer_engine.h"
 #include "core/serving/model_runner.h"
 
 namespace camserve {
 
 class ModelRegistry {
  public:
-  // `metrics` (may be null; borrowed, must outlive the registry) receives
-  // every batch's size.
-  static StatusOr<std::unique_ptr<ModelRegistry>> Load(const ServerConfig& config, std::shared_ptr<Clock> clock,
-                                                       ServerMetrics* metrics = nullptr);
+  struct ServedModel {
+    // The name clients use; may differ from the sidecar's.
+    std::string name;
+    // The TorchScript file (its NAME.yaml sidecar beside it is read).
+    std::string path;
+  };
+
+  struct Options {
+    // Required, names unique.
+    std::vector<ServedModel> models;
+    // The model for requests that name none; empty: the first.
+    std::string default_model;
+    // Every model's engine (model_path is set per model).
+    EngineOptions engine;
+    // Every model's runner (version is set per model: its fingerprint).
+    ModelRunner::Options runner;
+    // Called with the model's name and each engine run's size. May be empty.
+    std::function<void(const std::string& model, int batch_size)> on_batch;
+    // Called once with the model's name when its device is lost. May be
+    // empty.
+    std::function<void(const std::string& model, const Status& why)> on_device_lost;
+  };
+
+  static StatusOr<std::unique_ptr<ModelRegistry>> Load(const Options& options, std::shared_ptr<Clock> clock);
 
   // `name` empty: the default model.
   StatusOr<ModelRunner*> Find(const std::string& name) const;
@@ -33,6 +53,8 @@ class ModelRegistry {
   // Runners in configuration order, and the names they are served under.
   std::vector<ModelRunner*> runners() const;
   const std::vector<std::string>& names() const { return names_; }
+  // False once any model's device is lost.
+  bool healthy() const;
 
   // Shuts every runner down; they share one drain deadline.
   void Shutdown(int64_t drain_timeout_us);

@@ -1,5 +1,9 @@
 #include "core/serving/model_runner.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <new>
 #include <utility>
 
 namespace camserve {
@@ -11,23 +15,30 @@ class ModelRunner::Task : public BatchTask {
 
   void FinishEarly(const Status& status) override { Finish(status); }
   bool IsCancelled() const override { return job_.is_cancelled && job_.is_cancelled(); }
+  int64_t DeadlineMicros() const override { return job_.live_deadline_us ? job_.live_deadline_us() : deadline_us; }
 
-  void Finish(StatusOr<ExplainOutcome> outcome) { done_(std::move(outcome)); }
+  // Calls `done`; later calls do nothing.
+  void Finish(StatusOr<ExplainOutcome> outcome) {
+    if (!done_) return;
+    ExplainDone done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(outcome));
+  }
+  bool finished() const { return !done_; }
   ExplainJob& job() { return job_; }
+  StageTimings& timings() { return timings_; }
 
  private:
   ExplainJob job_;
   ExplainDone done_;
+  StageTimings timings_;
 };
 
 namespace {
 
-// Images are all resized to the model's input size.
-std::string GroupKey(const ExplainJob& job, const std::string& layer, const ModelInfo& model) {
-  const std::vector<int64_t> shape =
-      job.image ? std::vector<int64_t>{3, model.input_height_px, model.input_width_px} : job.input.shape;
+std::string GroupKey(const ExplainJob& job, const std::string& layer) {
   std::string key = std::string(CamMethodName(job.method)) + "|" + layer + "|";
-  for (int64_t side : shape) key += std::to_string(side) + "x";
+  for (int64_t side : job.input.shape) key += std::to_string(side) + "x";
   return key;
 }
 
@@ -36,6 +47,10 @@ std::string GroupKey(const ExplainJob& job, const std::string& layer, const Mode
 StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(std::unique_ptr<ExplainBackend> backend,
                                                            const Options& options, std::shared_ptr<Clock> clock) {
   if (backend == nullptr) return InvalidArgumentError("ModelRunner needs a backend");
+  if (!(options.service_time_smoothing > 0 && options.service_time_smoothing <= 1)) {
+    return InvalidArgumentError("service_time_smoothing must be in (0, 1]; was " +
+                                std::to_string(options.service_time_smoothing));
+  }
   std::unique_ptr<ModelRunner> runner(new ModelRunner(std::move(backend), options, clock));
   StatusOr<std::unique_ptr<DynamicBatcher>> batcher = DynamicBatcher::Create(
       options.batcher, [raw = runner.get()](DynamicBatcher::Batch batch) { raw->RunBatch(std::move(batch)); }, clock);
@@ -71,11 +86,21 @@ Status ModelRunner::CheckJob(const ExplainJob& job) const {
   return Status::Ok();
 }
 
+int64_t ModelRunner::EstimatedWaitMicros() const {
+  const int64_t per_job = service_us_per_job_.load();
+  if (per_job == 0) return 0;
+  const int64_t jobs = static_cast<int64_t>(QueueDepth()) + running_jobs_.load() + 1;
+  return jobs * per_job / options_.batcher.worker_count;
+}
+
 void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
+  if (!healthy()) {
+    return done(UnavailableError("model '" + backend_->info().name + "' is unavailable: its device was lost"));
+  }
   Status valid = CheckJob(job);
   if (!valid.ok()) return done(valid);
   const std::string& layer = job.target_layer.empty() ? backend_->info().default_layer : job.target_layer;
-  const std::string key = GroupKey(job, layer, backend_->info());
+  const std::string key = GroupKey(job, layer);
   const int priority = job.priority;
   const int64_t deadline_us = job.deadline_us;
   auto task = std::make_unique<Task>(std::move(job), std::move(done));
@@ -87,49 +112,100 @@ void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
   if (!submitted.ok()) static_cast<Task*>(queued.get())->Finish(submitted);
 }
 
-void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
-  const int64_t start_us = clock_->NowMicros();
-  std::vector<Task*> tasks;
-  std::vector<StageTimings> timings;
-  for (const auto& queued : batch) {
-    Task* task = static_cast<Task*>(queued.get());
-    ExplainJob& job = task->job();
-    StageTimings task_timings(options_.profile_stages);
-    task_timings.Set(Stage::kQueue, start_us - task->enqueued_us);
-    if (job.image) {
-      StageTimer preprocess_timer(&task_timings, Stage::kPreprocess);
-      StatusOr<PreparedInput> input = backend_->preprocessor().FromDecodedImage(*job.image);
-      if (!input.ok()) {
-        task->Finish(input.status());
-        continue;
-      }
-      job.input = std::move(input).value();
-    }
-    timings.push_back(task_timings);
-    tasks.push_back(task);
-  }
-  if (tasks.empty()) return;
-  if (options_.on_batch) options_.on_batch(static_cast<int>(tasks.size()));
+void ModelRunner::RecordServiceTime(int64_t batch_us, int batch_size) {
+  const double per_job = static_cast<double>(batch_us) / batch_size;
+  const int64_t old = service_us_per_job_.load();
+  const double alpha = options_.service_time_smoothing;
+  const int64_t updated = old == 0 ? static_cast<int64_t>(per_job)
+                                   : static_cast<int64_t>(alpha * per_job + (1 - alpha) * static_cast<double>(old));
+  service_us_per_job_.store(std::max<int64_t>(updated, 1));
+}
+
+void ModelRunner::MarkDeviceLost(const Status& why) {
+  if (!healthy_.exchange(false)) return;
+  spdlog::error("model '{}': the device is lost, the model stops serving: {}", backend_->info().name, why.message());
+  if (options_.on_device_lost) options_.on_device_lost(why);
+}
+
+StatusOr<BatchResult> ModelRunner::ExplainGuarded(const std::vector<Task*>& tasks) {
   std::vector<ExplainItem> items;
   for (Task* task : tasks) {
     const ExplainJob& job = task->job();
     items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution});
   }
   const ExplainJob& first = tasks.front()->job();
-  StatusOr<BatchResult> result =
-      backend_->Explain(ExplainBatchSpec{first.method, first.target_layer, options_.profile_stages}, items);
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (!result.ok()) {
-      tasks[i]->Finish(result.status());
+  try {
+    return backend_->Explain(ExplainBatchSpec{first.method, first.target_layer, options_.profile_stages}, items);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory while explaining a batch of " + std::to_string(tasks.size()));
+  } catch (const std::exception& e) {
+    return InternalError(std::string("the model failed: ") + e.what());
+  } catch (...) {
+    return InternalError("the model failed with an exception of unknown type");
+  }
+}
+
+void ModelRunner::RunAndSplit(const std::vector<Task*>& tasks) {
+  if (options_.on_batch) options_.on_batch(static_cast<int>(tasks.size()));
+  const int64_t start_us = clock_->NowMicros();
+  StatusOr<BatchResult> result = ExplainGuarded(tasks);
+  if (result.ok() && result->items.size() != tasks.size()) {
+    result = InternalError("the engine answered " + std::to_string(result->items.size()) + " of " +
+                           std::to_string(tasks.size()) + " items");
+  }
+  if (result.ok()) {
+    RecordServiceTime(clock_->NowMicros() - start_us, static_cast<int>(tasks.size()));
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      ExplainOutcome outcome;
+      outcome.result = std::move(result->items[i]);
+      outcome.timings = tasks[i]->timings();
+      outcome.timings.MergeFrom(result->timings);
+      outcome.batch_size = static_cast<int>(tasks.size());
+      FinishRunning(tasks[i], std::move(outcome));
+    }
+    return;
+  }
+  const Status& failure = result.status();
+  if (failure.code() == StatusCode::kUnavailable) MarkDeviceLost(failure);
+  if (tasks.size() == 1 || !healthy()) {
+    for (Task* task : tasks) FinishRunning(task, failure);
+    return;
+  }
+  // Someone in the batch fails (or the batch is too large for memory): each
+  // half runs on its own, down to single jobs.
+  spdlog::debug("batch of {} failed ({}); retrying it in halves", tasks.size(), failure.ToString());
+  const auto middle = tasks.begin() + static_cast<std::ptrdiff_t>(tasks.size() / 2);
+  RunAndSplit(std::vector<Task*>(tasks.begin(), middle));
+  RunAndSplit(std::vector<Task*>(middle, tasks.end()));
+}
+
+void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
+  const int64_t start_us = clock_->NowMicros();
+  const int64_t estimated_end_us = start_us + service_us_per_job_.load() * static_cast<int64_t>(batch.size());
+  std::vector<Task*> tasks;
+  for (const auto& queued : batch) {
+    Task* task = static_cast<Task*>(queued.get());
+    task->timings() = StageTimings(options_.profile_stages);
+    task->timings().Set(Stage::kQueue, start_us - task->enqueued_us);
+    const int64_t deadline_us = task->DeadlineMicros();
+    if (deadline_us < estimated_end_us) {
+      task->Finish(Status(StatusCode::kDeadlineExceeded, "dropped before computing: the batch would end " +
+                                                             std::to_string((estimated_end_us - deadline_us) / 1000) +
+                                                             " ms after the deadline (estimated)"));
       continue;
     }
-    ExplainOutcome outcome;
-    outcome.result = std::move(result->items[i]);
-    outcome.timings = timings[i];
-    outcome.timings.MergeFrom(result->timings);
-    outcome.batch_size = static_cast<int>(tasks.size());
-    tasks[i]->Finish(std::move(outcome));
+    tasks.push_back(task);
   }
+  if (tasks.empty()) return;
+  running_jobs_ += static_cast<int>(tasks.size());
+  RunAndSplit(tasks);
+}
+
+void ModelRunner::FinishRunning(Task* task, StatusOr<ExplainOutcome> outcome) {
+  // Counted out before its answer is out, so that whoever the answer wakes
+  // sees the estimate without it.
+  --running_jobs_;
+  task->Finish(std::move(outcome));
 }
 
 }  // namespace camserve

@@ -227,10 +227,11 @@ TEST_CASE("identical concurrent requests are computed once; each keeps its own d
   v1::ExplainResponse leader_response;
   auto leader =
       std::async(std::launch::async, [&] { return Call(*stub, ImageRequest("leader", image), &leader_response, 400); });
-  REQUIRE(server
-              .WaitForLogLine(
-                  [](const std::string& l) { return l.find("queueing request_id=leader") != std::string::npos; }, 30000)
-              .ok());
+  REQUIRE(
+      server
+          .WaitForLogLine(
+              [](const std::string& l) { return l.find("queueing request_id=\"leader\"") != std::string::npos; }, 30000)
+          .ok());
   constexpr int kFollowers = 7;
   std::vector<v1::ExplainResponse> responses(kFollowers + 1);
   std::vector<std::future<grpc::Status>> followers;

@@ -155,11 +155,11 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
     v1::ExplainResponse response;
     auto call = std::async(std::launch::async,
                            [&] { return stub->Explain(&context, ImageRequest("gave-up", image), &response); });
-    REQUIRE(
-        server
-            .WaitForLogLine(
-                [](const std::string& l) { return l.find("queueing request_id=gave-up") != std::string::npos; }, 30000)
-            .ok());
+    REQUIRE(server
+                .WaitForLogLine(
+                    [](const std::string& l) { return l.find("queueing request_id=\"gave-up\"") != std::string::npos; },
+                    30000)
+                .ok());
     context.TryCancel();
     CHECK(call.get().error_code() == grpc::CANCELLED);
     const std::string line = AccessLine(server, "gave-up");
@@ -176,11 +176,13 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
         request.set_bypass_cache(true);  // identical requests would otherwise share one computation
         return Call(*stub, request, &responses[i]);
       }));
-      REQUIRE(
-          server
-              .WaitForLogLine(
-                  [&](const std::string& l) { return l.find("queueing request_id=" + id) != std::string::npos; }, 30000)
-              .ok());
+      REQUIRE(server
+                  .WaitForLogLine(
+                      [&](const std::string& l) {
+                        return l.find("queueing request_id=\"" + id + "\"") != std::string::npos;
+                      },
+                      30000)
+                  .ok());
       REQUIRE(WaitForQueueDepth(server, "digits_cnn", i + 1));
     }
     v1::ExplainResponse rejected;
@@ -387,7 +389,7 @@ TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[serve
     }));
   }
   for (int i = 0; i < 8; ++i) {
-    const std::string needle = "queueing request_id=drain" + std::to_string(i);
+    const std::string needle = "queueing request_id=\"drain" + std::to_string(i) + "\"";
     REQUIRE(
         server.WaitForLogLine([&](const std::string& l) { return l.find(needle) != std::string::npos; }, 30000).ok());
   }

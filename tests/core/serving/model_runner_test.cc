@@ -1,9 +1,14 @@
 // ModelRunner with a fake engine (no LibTorch): batching by method, layer and
-// shape; per-job checks before queueing; results routed to the right job.
+// shape; per-job checks before queueing; results routed to the right job;
+// fault isolation (split and retry, exceptions, out of memory, a lost
+// device); the service-time estimate and dropping jobs that would miss their
+// deadline.
 #include "core/serving/model_runner.h"
 
 #include <catch2/catch.hpp>
 
+#include <new>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -36,11 +41,25 @@ class FakeBackend : public ExplainBackend {
   const Preprocessor& preprocessor() const override { return preprocessor_; }
   std::vector<std::string> UsableLayers() override { return {"layer3", "layer4"}; }
 
+  // A job whose input starts with one of these values makes every batch it
+  // is in fail: kPoisonValue with INTERNAL, kThrowValue by throwing
+  // std::runtime_error, kOutOfMemoryValue by throwing std::bad_alloc.
+  static constexpr float kPoisonValue = 666.f;
+  static constexpr float kThrowValue = 777.f;
+  static constexpr float kOutOfMemoryValue = 888.f;
+
   StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) override {
     absl::MutexLock lock(&mu_);
     batches_.push_back({spec.method, spec.target_layer, items.size(), spec.profile_stages});
     mu_.Await(absl::Condition(&released_));
+    if (clock_ != nullptr) clock_->Advance(micros_per_item_ * static_cast<int64_t>(items.size()));
     if (!fail_with_.ok()) return fail_with_;
+    for (const ExplainItem& item : items) {
+      const float marker = item.input->data[0];
+      if (marker == kPoisonValue) return InternalError("model fault: the model raised on 666");
+      if (marker == kThrowValue) throw std::runtime_error("the model threw on 777");
+      if (marker == kOutOfMemoryValue) throw std::bad_alloc();
+    }
     BatchResult result;
     result.timings = StageTimings(spec.profile_stages);
     for (const ExplainItem& item : items) {
@@ -67,6 +86,19 @@ class FakeBackend : public ExplainBackend {
     absl::MutexLock lock(&mu_);
     fail_with_ = std::move(status);
   }
+  // Each batch moves `clock` by `micros_per_item` per item, as if computing.
+  void TakeTime(FakeClock* clock, int64_t micros_per_item) {
+    absl::MutexLock lock(&mu_);
+    clock_ = clock;
+    micros_per_item_ = micros_per_item;
+  }
+  // Sizes of the batches seen so far.
+  std::vector<size_t> batch_sizes() {
+    absl::MutexLock lock(&mu_);
+    std::vector<size_t> sizes;
+    for (const SeenBatch& batch : batches_) sizes.push_back(batch.size);
+    return sizes;
+  }
   struct SeenBatch {
     CamMethodKind method;
     std::string layer;
@@ -85,6 +117,8 @@ class FakeBackend : public ExplainBackend {
   bool released_ ABSL_GUARDED_BY(mu_) = true;
   Status fail_with_ ABSL_GUARDED_BY(mu_);
   std::vector<SeenBatch> batches_ ABSL_GUARDED_BY(mu_);
+  FakeClock* clock_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int64_t micros_per_item_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 ExplainJob Job(float marker, std::optional<int> target = std::nullopt, int side = 4) {
@@ -206,33 +240,6 @@ TEST_CASE("bad layers and classes are refused per job, before they can fail a ba
   CHECK(f.backend->batches().size() == 1);
 }
 
-TEST_CASE("decoded images are preprocessed on the worker; a bad one fails alone") {
-  Fixture f;
-  Replies replies;
-  f.backend->Hold();
-  f.runner->Submit(Job(0), replies.Callback(0));
-  while (f.backend->batches().empty()) std::this_thread::yield();
-  // A 4x4 white image (the fake model's input size) and an inconsistent one.
-  ExplainJob white;
-  white.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, std::vector<uint8_t>(4 * 4 * 3, 255)});
-  ExplainJob broken;
-  broken.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, {}});
-  f.runner->Submit(std::move(white), replies.Callback(1));
-  f.runner->Submit(std::move(broken), replies.Callback(2));
-  f.runner->Submit(Job(0.25f), replies.Callback(3));  // a tensor of the same shape joins the batch
-  f.backend->Release();
-  const std::vector<Replies::Reply> all = replies.WaitFor(4);
-  REQUIRE(all[1].first.ok());
-  // (1 - mean[0]) / std[0] with the ImageNet defaults.
-  CHECK(all[1].second.result.heatmap.values[0] == Approx((1.f - 0.485f) / 0.229f));
-  CHECK(all[1].second.batch_size == 2);
-  CHECK(all[2].first.code() == StatusCode::kInvalidArgument);
-  CHECK(all[3].second.result.heatmap.values[0] == 0.25f);
-  CHECK(all[3].second.batch_size == 2);
-  CHECK(all[1].second.timings.Has(Stage::kPreprocess));
-  CHECK_FALSE(all[3].second.timings.Has(Stage::kPreprocess));
-}
-
 TEST_CASE("stage timings: queue by the runner's clock, the engine's stages merged; batch sizes reported") {
   std::vector<int> batch_sizes;
   ModelRunner::Options runner_options;
@@ -262,9 +269,7 @@ TEST_CASE("profile_stages off: no stage is timed, and the engine is told so") {
   runner_options.profile_stages = false;
   Fixture f({}, runner_options);
   Replies replies;
-  ExplainJob image_job;
-  image_job.image = std::make_shared<const DecodedImage>(DecodedImage{4, 4, std::vector<uint8_t>(4 * 4 * 3, 255)});
-  f.runner->Submit(std::move(image_job), replies.Callback(0));
+  f.runner->Submit(Job(1), replies.Callback(0));
   const std::vector<Replies::Reply> all = replies.WaitFor(1);
   REQUIRE(all[0].first.ok());
   const StageTimings& timings = all[0].second.timings;
@@ -273,14 +278,118 @@ TEST_CASE("profile_stages off: no stage is timed, and the engine is told so") {
   CHECK_FALSE(f.backend->batches()[0].profile_stages);
 }
 
-TEST_CASE("an engine error reaches every job of its batch") {
+TEST_CASE("an engine error fails a lone job with the engine's status") {
   Fixture f;
   Replies replies;
-  f.backend->FailWith(InternalError("device lost"));
+  f.backend->FailWith(InternalError("model fault: broken"));
   f.runner->Submit(Job(1), replies.Callback(0));
   const std::vector<Replies::Reply> all = replies.WaitFor(1);
   CHECK(all[0].first.code() == StatusCode::kInternal);
-  CHECK(all[0].first.message() == "device lost");
+  CHECK(all[0].first.message() == "model fault: broken");
+  CHECK(f.runner->healthy());
+}
+
+// Fills the queue behind a held batch so the next batch holds all of `jobs`.
+std::vector<Replies::Reply> RunAsOneBatch(Fixture& f, std::vector<ExplainJob> jobs) {
+  Replies replies;
+  f.backend->Hold();
+  const size_t seen = f.backend->batches().size();
+  f.runner->Submit(Job(0), replies.Callback(0));
+  while (f.backend->batches().size() == seen) std::this_thread::yield();
+  for (size_t i = 0; i < jobs.size(); ++i) f.runner->Submit(std::move(jobs[i]), replies.Callback(i + 1));
+  f.backend->Release();
+  return replies.WaitFor(static_cast<int>(jobs.size()) + 1);
+}
+
+TEST_CASE("a poisoned job among batchmates fails alone; each batchmate gets its own answer") {
+  Fixture f;
+  std::vector<ExplainJob> jobs;
+  for (float marker : {1.f, 2.f, FakeBackend::kPoisonValue, 4.f, 5.f}) jobs.push_back(Job(marker));
+  const std::vector<Replies::Reply> all = RunAsOneBatch(f, std::move(jobs));
+  for (int i : {1, 2, 4, 5}) {
+    INFO("job " << i);
+    REQUIRE(all[i].first.ok());
+    CHECK(all[i].second.result.heatmap.values[0] == static_cast<float>(i));
+  }
+  CHECK(all[3].first.code() == StatusCode::kInternal);
+  CHECK(all[3].first.message() == "model fault: the model raised on 666");
+  // 1 (the held job), 5 (fails), its halves [1, 2] (ok) and [666, 4, 5]
+  // (fails), whose halves are [666] (fails alone) and [4, 5] (ok).
+  CHECK(f.backend->batch_sizes() == std::vector<size_t>{1, 5, 2, 3, 1, 2});
+  CHECK(all[1].second.batch_size == 2);
+  CHECK(all[4].second.batch_size == 2);
+
+  // The worker lives on: the next batch is served.
+  Replies after;
+  f.runner->Submit(Job(9), after.Callback(0));
+  CHECK(after.WaitFor(1)[0].first.ok());
+}
+
+TEST_CASE("exceptions become statuses: a throw is INTERNAL, bad_alloc RESOURCE_EXHAUSTED; the worker lives on") {
+  Fixture f;
+  std::vector<ExplainJob> jobs;
+  for (float marker : {1.f, FakeBackend::kThrowValue, FakeBackend::kOutOfMemoryValue, 4.f}) jobs.push_back(Job(marker));
+  const std::vector<Replies::Reply> all = RunAsOneBatch(f, std::move(jobs));
+  CHECK(all[1].first.ok());
+  CHECK(all[2].first.code() == StatusCode::kInternal);
+  CHECK(all[2].first.message() == "the model failed: the model threw on 777");
+  CHECK(all[3].first.code() == StatusCode::kResourceExhausted);
+  CHECK_THAT(all[3].first.message(), Catch::Contains("out of memory"));
+  CHECK(all[4].first.ok());
+  CHECK(all[4].second.result.heatmap.values[0] == 4.f);
+  Replies after;
+  f.runner->Submit(Job(9), after.Callback(0));
+  CHECK(after.WaitFor(1)[0].first.ok());
+}
+
+TEST_CASE("a lost device fails its batch, turns the runner unhealthy once and refuses later jobs") {
+  int lost_reports = 0;
+  ModelRunner::Options runner_options;
+  runner_options.on_device_lost = [&lost_reports](const Status&) { ++lost_reports; };  // the one worker
+  Fixture f({}, runner_options);
+  f.backend->FailWith(UnavailableError("the device failed: CUDA error: an illegal memory access"));
+  std::vector<ExplainJob> jobs;
+  for (float marker : {1.f, 2.f, 3.f}) jobs.push_back(Job(marker));
+  const std::vector<Replies::Reply> all = RunAsOneBatch(f, std::move(jobs));
+  for (int i = 0; i < 4; ++i) CHECK(all[i].first.code() == StatusCode::kUnavailable);
+  CHECK_FALSE(f.runner->healthy());
+  CHECK(lost_reports == 1);
+  // Not split: a lost device fails everything.
+  CHECK(f.backend->batch_sizes() == std::vector<size_t>{1, 3});
+  Replies later;
+  f.runner->Submit(Job(1), later.Callback(0));
+  const std::vector<Replies::Reply> refused = later.WaitFor(1);
+  CHECK(refused[0].first.code() == StatusCode::kUnavailable);
+  CHECK_THAT(refused[0].first.message(), Catch::Contains("its device was lost"));
+  CHECK(f.backend->batch_sizes().size() == 2);
+}
+
+TEST_CASE("the service time is measured per job; a job that would finish after its deadline is dropped uncomputed") {
+  Fixture f;
+  f.backend->TakeTime(f.clock.get(), 10'000);   // 10 ms per job
+  CHECK(f.runner->EstimatedWaitMicros() == 0);  // nothing measured yet
+  std::vector<ExplainJob> jobs;
+  for (float marker : {1.f, 2.f}) jobs.push_back(Job(marker));
+  const std::vector<Replies::Reply> first = RunAsOneBatch(f, std::move(jobs));
+  REQUIRE(first[2].first.ok());
+  CHECK(f.runner->ServiceMicrosPerJob() == 10'000);
+  // Nothing queued or running: this job alone.
+  CHECK(f.runner->EstimatedWaitMicros() == 10'000);
+
+  // The held job ends at now + 10 ms; then a batch of three, estimated at
+  // 30 ms, would end at now + 40 ms: the job due at now + 20 ms is dropped,
+  // the one due at now + 60 ms runs.
+  std::vector<ExplainJob> next;
+  for (float marker : {3.f, 4.f, 5.f}) next.push_back(Job(marker));
+  const int64_t now = f.clock->NowMicros();
+  next[1].deadline_us = now + 20'000;
+  next[2].deadline_us = now + 60'000;
+  const std::vector<Replies::Reply> all = RunAsOneBatch(f, std::move(next));
+  CHECK(all[1].first.ok());
+  CHECK(all[2].first.code() == StatusCode::kDeadlineExceeded);
+  CHECK_THAT(all[2].first.message(), Catch::Contains("dropped before computing"));
+  CHECK(all[3].first.ok());
+  CHECK(all[3].second.batch_size == 2);
 }
 
 TEST_CASE("a full queue and cancelled jobs end early without reaching the engine") {
