@@ -2,10 +2,12 @@
 // half-pixel centres, source coordinates clamped to the edges, no
 // antialiasing when shrinking. For display: heatmaps laid over images, images
 // scaled under overlays. (Model inputs are resized by the engine's
-// preprocessor, which antialiases when shrinking, like torchvision.)
+// preprocessor, which antialiases when shrinking, like torchvision.) Built on
+// separable_resample.h.
 //
 // Thread-safety: pure functions.
-// Cost: a few multiply-adds per output sample.
+// Cost: a few multiply-adds per output sample, plus one float buffer of
+// (source height) * out_width * channels.
 #pragma once
 
 #include <vector>
