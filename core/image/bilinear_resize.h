@@ -1,8 +1,8 @@
 // Bilinear resampling like PyTorch's upsample_bilinear2d(align_corners=False):
 // half-pixel centres, source coordinates clamped to the edges, no
 // antialiasing when shrinking. For display: heatmaps laid over images, images
-// scaled under overlays. (Model inputs are resized by the engine's
-// preprocessor, which antialiases when shrinking, like torchvision.) Built on
+// scaled under overlays. (Model inputs are resized by model_input_resize.h,
+// which antialiases when shrinking, like torchvision.) Both are built on
 // separable_resample.h.
 //
 // Thread-safety: pure functions.

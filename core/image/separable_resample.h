@@ -3,8 +3,8 @@
 // consecutive input samples. AxisWeights say which samples and how much, for
 // one axis; the two makers below compute them as PyTorch 1.13's CPU kernels
 // do for float32 with align_corners=False, so resizes built on them match
-// torch to float rounding. The display resize (bilinear_resize.h) is built on
-// this.
+// torch to float rounding. The display resize (bilinear_resize.h) and the
+// model-input resize (model_input_resize.h) are both built on this.
 //
 // Thread-safety: pure functions without shared state; call them from any
 // thread. No LibTorch.
