@@ -11,9 +11,13 @@
 // An image already at the input size is only normalised.
 // Tensors: taken as already preprocessed; validated, not resized.
 //
-// Thread-safety: const methods, safe to call concurrently.
+// Thread-safety: const methods, safe to call concurrently from any thread.
+// Uses no LibTorch (it is built into camserve_preprocess, which does not link
+// it), so calling it on gRPC threads neither starts LibTorch's intra-op
+// thread pools nor touches their settings.
 // Cost: decoding, plus one separable resampling pass over the decoded image
-// (a few multiply-adds per source sample), on the calling thread only.
+// (a few multiply-adds per source sample), on the calling thread only;
+// docs/benchmarks.md ("Component costs") has timings.
 // Errors: INVALID_ARGUMENT with a message for undecodable images, wrong tensor
 // shapes, byte counts that do not match the shape, or non-finite values.
 #pragma once
