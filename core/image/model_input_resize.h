@@ -14,8 +14,9 @@
 //
 // Thread-safety: a pure function without shared state and without LibTorch:
 // call it from any thread, at any concurrency; it starts no threads.
-// Cost: one separable pass over the image (see separable_resample.h), about
-// 2 * scale + 1 multiply-adds per source sample when shrinking by `scale`;
+// Cost: one separable resample (see separable_resample.h): when shrinking,
+// about two multiply-adds per source sample and channel in the row pass
+// (each output sums about 2 * scale samples), then a smaller column pass;
 // docs/benchmarks.md ("Component costs") has timings. Memory: the output and
 // one float buffer of (source height) * out_width * 3.
 #pragma once

@@ -10,8 +10,8 @@
 // thread. No LibTorch.
 // Cost: the row pass does (source rows read) * out_width * taps_x
 // multiply-adds per channel, the column pass out_height * out_width * taps_y,
-// where taps is 2 for bilinear and about 2 * scale + 1 when antialiasing a
-// shrink by `scale`. Memory: one float buffer of
+// where taps is at most 2 for bilinear and about 2 * scale when
+// antialiasing a shrink by `scale`. Memory: one float buffer of
 // (source rows read) * out_width * channels.
 #pragma once
 
