@@ -1,9 +1,9 @@
 #include "core/engine/preprocessor.h"
 
-#include <ATen/ATen.h>
-
 #include <cmath>
 #include <cstring>
+
+#include "core/image/model_input_resize.h"
 
 namespace camserve {
 namespace {
@@ -31,41 +31,15 @@ StatusOr<PreparedInput> Preprocessor::FromEncodedImage(std::string_view encoded)
 }
 
 StatusOr<PreparedInput> Preprocessor::FromDecodedImage(const DecodedImage& image) const {
-  const int64_t h = image.height, w = image.width;
-  if (h < 1 || w < 1 || image.rgb.size() != static_cast<size_t>(h * w * 3)) {
+  if (image.height < 1 || image.width < 1 ||
+      image.rgb.size() != static_cast<size_t>(image.height) * static_cast<size_t>(image.width) * 3) {
     return InvalidArgumentError("decoded image is empty or inconsistent");
   }
   PreparedInput prepared;
   prepared.shape = {3, input_height_px_, input_width_px_};
   prepared.original_width_px = image.width;
   prepared.original_height_px = image.height;
-  if (h == input_height_px_ && w == input_width_px_) {
-    // Already the model's size: one pass from interleaved bytes to
-    // normalised planes, the same arithmetic as the tensor path below.
-    const int64_t plane = h * w;
-    prepared.data.resize(static_cast<size_t>(3 * plane));
-    const uint8_t* rgb = image.rgb.data();
-    float* out = prepared.data.data();
-    for (int64_t i = 0; i < plane; ++i) {
-      for (int64_t c = 0; c < 3; ++c) {
-        out[c * plane + i] = (static_cast<float>(rgb[3 * i + c]) / 255.f - mean_[c]) / std_[c];
-      }
-    }
-    return prepared;
-  }
-  at::Tensor pixels = at::from_blob(const_cast<uint8_t*>(image.rgb.data()), {1, h, w, 3}, at::kByte)
-                          .permute({0, 3, 1, 2})
-                          .to(at::kFloat)
-                          .div_(255.f);
-  const bool shrinking = h > input_height_px_ || w > input_width_px_;
-  const std::array<int64_t, 2> size = {input_height_px_, input_width_px_};
-  pixels = shrinking ? at::_upsample_bilinear2d_aa(pixels, size, /*align_corners=*/false)
-                     : at::upsample_bilinear2d(pixels, size, /*align_corners=*/false);
-  const at::Tensor mean = at::tensor(at::ArrayRef<float>(mean_.data(), 3)).view({1, 3, 1, 1});
-  const at::Tensor std = at::tensor(at::ArrayRef<float>(std_.data(), 3)).view({1, 3, 1, 1});
-  pixels = ((pixels - mean) / std).contiguous();
-
-  prepared.data.assign(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel());
+  prepared.data = ResizeToModelInput(image, input_width_px_, input_height_px_, mean_, std_);
   return prepared;
 }
 

@@ -2,19 +2,30 @@
 // float32 CHW tensor) into a PreparedInput for one model.
 //
 // Images: decoded to 8-bit RGB (see core/image/image_decoder.h: grayscale,
-// RGBA, 16-bit PNG and EXIF orientation handled), scaled to [0, 1], resized
-// to the model's input size with bilinear interpolation (half-pixel centres,
-// antialiased when shrinking, like torchvision's Resize(antialias=True)), then
-// normalised per channel: (x - mean) / std.
+// RGBA, 16-bit PNG and EXIF orientation handled), then resized to the model's
+// input size and normalised per channel, (x / 255 - mean) / std, by
+// core/image/model_input_resize.h: bilinear with half-pixel centres,
+// antialiased when either side shrinks, like torchvision's
+// Resize(antialias=True) on PyTorch 1.13's CPU kernels (within 1e-5 of them
+// after normalising).
+// An image already at the input size is only normalised.
 // Tensors: taken as already preprocessed; validated, not resized.
 //
-// Thread-safety: const methods, safe to call concurrently.
-// Cost: a few milliseconds for a 224x224 image on one CPU core.
+// Thread-safety: const methods, safe to call concurrently from any thread.
+// Uses no LibTorch (it is built into camserve_preprocess, which does not link
+// it), so calling it on gRPC threads neither starts LibTorch's intra-op
+// thread pools nor touches their settings.
+// Cost: decoding, plus one separable resampling pass over the decoded image
+// (a few multiply-adds per source sample), on the calling thread only;
+// docs/benchmarks.md ("Component costs") has timings.
 // Errors: INVALID_ARGUMENT with a message for undecodable images, wrong tensor
 // shapes, byte counts that do not match the shape, or non-finite values.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/engine/explain_types.h"
 #include "core/image/image_decoder.h"

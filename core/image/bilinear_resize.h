@@ -1,11 +1,13 @@
 // Bilinear resampling like PyTorch's upsample_bilinear2d(align_corners=False):
 // half-pixel centres, source coordinates clamped to the edges, no
 // antialiasing when shrinking. For display: heatmaps laid over images, images
-// scaled under overlays. (Model inputs are resized by the engine's
-// preprocessor, which antialiases when shrinking, like torchvision.)
+// scaled under overlays. (Model inputs are resized by model_input_resize.h,
+// which antialiases when shrinking, like torchvision.) Both are built on
+// separable_resample.h.
 //
 // Thread-safety: pure functions.
-// Cost: a few multiply-adds per output sample.
+// Cost: a few multiply-adds per output sample, plus one float buffer of
+// (source height) * out_width * channels.
 #pragma once
 
 #include <vector>
