@@ -22,9 +22,13 @@ int64_t MicrosSince(SteadyTime start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string Mebibytes(int64_t bytes) {
+// 512 bytes, 12.3 KiB, 45.6 MiB.
+std::string ReadableBytes(int64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
   char text[32];
-  std::snprintf(text, sizeof(text), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  const bool mebibytes = bytes >= (1 << 20);
+  std::snprintf(text, sizeof(text), "%.1f %s", static_cast<double>(bytes) / (mebibytes ? 1 << 20 : 1 << 10),
+                mebibytes ? "MiB" : "KiB");
   return text;
 }
 
@@ -292,8 +296,8 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
     pending->deadline_us = now_us + options_.default_deadline_ms * 1000;
   }
   if (pending->deadline_us <= now_us) {
-    return Finish(*pending,
-                  Status(StatusCode::kDeadlineExceeded, "the deadline passed before the request was queued"), {});
+    return Finish(*pending, Status(StatusCode::kDeadlineExceeded, "the deadline passed before the request was queued"),
+                  {});
   }
   job.deadline_us = pending->deadline_us;
 
@@ -363,7 +367,8 @@ void ExplainPipeline::Compute(ExplainRequest request, ExplainJob job, const std:
     return refuse(InvalidArgumentError(
         "an ORIGINAL-resolution heatmap of this " + std::to_string(shape->original_width_px) + "x" +
         std::to_string(shape->original_height_px) + " image has " + std::to_string(output_px) + " pixels; at most " +
-        std::to_string(options_.max_output_pixels) + " are allowed (limits.max_output_pixels): ask for INPUT "
+        std::to_string(options_.max_output_pixels) +
+        " are allowed (limits.max_output_pixels): ask for INPUT "
         "resolution and scale it on the client"));
   }
 
@@ -389,16 +394,16 @@ void ExplainPipeline::Compute(ExplainRequest request, ExplainJob job, const std:
   // float heatmap and its encoding (at most as large).
   const int64_t estimated_bytes = request_bytes + shape->decoded_bytes + 3 * input_px * 4 + 2 * output_px * 4;
   if (estimated_bytes > budget_.capacity_bytes()) {
-    return refuse(ResourceExhaustedError("this request needs about " + Mebibytes(estimated_bytes) +
+    return refuse(ResourceExhaustedError("this request needs about " + ReadableBytes(estimated_bytes) +
                                          " in flight, more than the whole budget (limits.max_inflight_bytes, " +
-                                         Mebibytes(budget_.capacity_bytes()) + ")"));
+                                         ReadableBytes(budget_.capacity_bytes()) + ")"));
   }
   std::optional<InflightBudget::Reservation> reservation = budget_.TryReserve(estimated_bytes);
   if (!reservation.has_value()) {
-    return refuse(UnavailableError("overloaded: requests in flight hold " + Mebibytes(budget_.used_bytes()) + " of " +
-                                   Mebibytes(budget_.capacity_bytes()) +
+    return refuse(UnavailableError("overloaded: requests in flight hold " + ReadableBytes(budget_.used_bytes()) +
+                                   " of " + ReadableBytes(budget_.capacity_bytes()) +
                                    " (limits.max_inflight_bytes) and this one needs about " +
-                                   Mebibytes(estimated_bytes) + "; retry later"));
+                                   ReadableBytes(estimated_bytes) + "; retry later"));
   }
   computation->reservation = std::move(*reservation);
 
@@ -417,11 +422,10 @@ void ExplainPipeline::Compute(ExplainRequest request, ExplainJob job, const std:
       // At INPUT resolution the heatmap's size is known: keep the image at
       // that size, not the whole photo (the same pixels the encoder would
       // resize it to).
-      computation->overlay_image =
-          job.resolution == HeatmapResolution::kInput
-              ? std::make_shared<const DecodedImage>(ResizeRgbBilinear(*image, model.input_width_px,
-                                                                       model.input_height_px))
-              : std::make_shared<const DecodedImage>(std::move(image).value());
+      computation->overlay_image = job.resolution == HeatmapResolution::kInput
+                                       ? std::make_shared<const DecodedImage>(
+                                             ResizeRgbBilinear(*image, model.input_width_px, model.input_height_px))
+                                       : std::make_shared<const DecodedImage>(std::move(image).value());
     }
   } else {
     StageTimer decode_timer(&computation->timings, Stage::kDecode);

@@ -20,7 +20,9 @@ class InflightBudget {
   class Reservation {
    public:
     Reservation() = default;
-    Reservation(Reservation&& other) noexcept : budget_(other.budget_), bytes_(other.bytes_) { other.budget_ = nullptr; }
+    Reservation(Reservation&& other) noexcept : budget_(other.budget_), bytes_(other.bytes_) {
+      other.budget_ = nullptr;
+    }
     Reservation& operator=(Reservation&& other) noexcept;
     Reservation(const Reservation&) = delete;
     Reservation& operator=(const Reservation&) = delete;

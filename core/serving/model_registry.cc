@@ -66,6 +66,25 @@ StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(const Options& opti
   return registry;
 }
 
+StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::FromRunners(
+    std::vector<std::pair<std::string, std::unique_ptr<ModelRunner>>> runners, std::string default_model) {
+  if (runners.empty()) return InvalidArgumentError("models: no model given");
+  std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
+  for (auto& [name, runner] : runners) {
+    if (runner == nullptr) return InvalidArgumentError("models: the runner of '" + name + "' is null");
+    if (!registry->by_name_.emplace(name, runner.get()).second) {
+      return InvalidArgumentError("models: the name '" + name + "' is used twice");
+    }
+    registry->names_.push_back(name);
+    registry->runners_.push_back(std::move(runner));
+  }
+  registry->default_model_ = default_model.empty() ? registry->names_.front() : default_model;
+  if (registry->by_name_.count(registry->default_model_) == 0) {
+    return InvalidArgumentError("default_model: '" + registry->default_model_ + "' is not a given model");
+  }
+  return registry;
+}
+
 bool ModelRegistry::healthy() const {
   for (const auto& runner : runners_) {
     if (!runner->healthy()) return false;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine/explainer_engine.h"
@@ -46,6 +47,12 @@ class ModelRegistry {
   };
 
   static StatusOr<std::unique_ptr<ModelRegistry>> Load(const Options& options, std::shared_ptr<Clock> clock);
+
+  // A registry of runners made elsewhere (tests, embedders), served under
+  // the given names; `default_model` empty: the first.
+  // INVALID_ARGUMENT for no runners, a null runner or a repeated name.
+  static StatusOr<std::unique_ptr<ModelRegistry>> FromRunners(
+      std::vector<std::pair<std::string, std::unique_ptr<ModelRunner>>> runners, std::string default_model = "");
 
   // `name` empty: the default model.
   StatusOr<ModelRunner*> Find(const std::string& name) const;
