@@ -48,9 +48,7 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   void OnExplained(const Status& status, ExplainReply reply) ABSL_LOCKS_EXCLUDED(mu_);
   Actions NextActionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Perform(const Actions& actions);
-  int InflightLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return running_ + static_cast<int>(outbox_.size());
-  }
+  int InflightLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ + static_cast<int>(outbox_.size()); }
 
   ExplainPipeline* const pipeline_;
   grpc::CallbackServerContext* const context_;

@@ -16,6 +16,7 @@
 
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "client/common/grpc_channel.h"
+#include "core/image/png_encoder.h"
 #include "core/util/file_io.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -286,6 +287,93 @@ TEST_CASE("bad requests get clear statuses and the server keeps serving", "[serv
   }
 }
 
+// A [3, 16, 16] tensor request for the raising fixture model; `value` fills
+// it (above 50 makes the model raise).
+v1::ExplainRequest RaisingModelRequest(const std::string& id, float value) {
+  v1::ExplainRequest request;
+  request.set_request_id(id);
+  request.set_bypass_cache(true);
+  request.set_top_k(2);
+  v1::Tensor* tensor = request.mutable_tensor();
+  for (int64_t side : {3, 16, 16}) tensor->add_shape(side);
+  std::vector<float> values(3 * 16 * 16);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = value + 0.001f * static_cast<float>(i % 97);
+  tensor->set_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  return request;
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& server) {
+  auto health = grpc::health::v1::Health::NewStub(MakeExplainerChannel(server.address()));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("camserve.v1.Explainer");
+  grpc::health::v1::HealthCheckResponse response;
+  REQUIRE(health->Check(&context, request, &response).ok());
+  return response.status();
+}
+
+TEST_CASE("a model that raises on one request fails that request alone; its batchmates and the server go on",
+          "[server]") {
+  const std::string model = std::string(std::getenv("CAMSERVE_TEST_DATA_DIR")) + "/engine/raising_cnn.pt";
+  ServerProcess server;
+  Status started = server.Start(
+      {{"--model", model, "--batcher-max-queue-delay-us", "300000", "--batcher-max-batch-size", "8"}, {}, 120000});
+  INFO(started.ToString());
+  REQUIRE(started.ok());
+  auto stub = Connect(server);
+  std::vector<v1::ExplainRequest> requests;
+  for (int i = 0; i < 6; ++i) requests.push_back(RaisingModelRequest("r" + std::to_string(i), i == 3 ? 99.f : i));
+  // Each good request alone, for comparison.
+  std::vector<v1::ExplainResponse> alone(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (i != 3) REQUIRE(Call(*stub, requests[i], &alone[i]).ok());
+  }
+  // Together: they share a batch (300 ms queue delay), which raises, is
+  // split and retried.
+  std::vector<v1::ExplainResponse> together(requests.size());
+  std::vector<std::future<grpc::Status>> calls;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] { return Call(*stub, requests[i], &together[i]); }));
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const grpc::Status status = calls[i].get();
+    INFO("request " << i << ": " << status.error_message());
+    if (i == 3) {
+      CHECK(status.error_code() == grpc::INTERNAL);
+      CHECK_THAT(status.error_message(), Catch::Contains("input values above 50 are out of range"));
+      continue;
+    }
+    REQUIRE(status.ok());
+    CHECK(together[i].target_class() == alone[i].target_class());
+    CHECK(MaxAbsDiff(Floats(together[i].heatmap()), Floats(alone[i].heatmap())) <= 1e-5);
+    CHECK(together[i].top_k(0).class_index() == alone[i].top_k(0).class_index());
+    // The six shared a batch, which failed and was split: each good request
+    // was answered by a smaller run.
+    CHECK(together[i].batch_size() >= 1);
+    CHECK(together[i].batch_size() < 6);
+  }
+  // The engine ran the six together once (then the halves).
+  StatusOr<testing::HttpResponse> scrape = testing::HttpGet(server.metrics_port(), "/metrics");
+  REQUIRE(scrape.ok());
+  const auto bucket = [&](const char* le) {
+    return testing::SampleValue(scrape->body,
+                                std::string("camserve_batch_size_bucket{model=\"raising_cnn\",le=\"") + le + "\"}")
+        .value_or(-1);
+  };
+  CHECK(bucket("6") - bucket("5") == 1);
+  // The poisoned request failed alone and was never answered by a batch.
+  const std::string poisoned = AccessLine(server, "r3");
+  CHECK(poisoned.find("status=INTERNAL") != std::string::npos);
+  CHECK(poisoned.find("batch_size=0") != std::string::npos);
+  // The server goes on serving.
+  CHECK(Health(server) == grpc::health::v1::HealthCheckResponse::SERVING);
+  v1::ExplainResponse after;
+  CHECK(Call(*stub, RaisingModelRequest("after", 1.f), &after).ok());
+  const StatusOr<int> stopped = server.Stop(SIGTERM);
+  REQUIRE(stopped.ok());
+  CHECK(*stopped == 0);
+}
+
 TEST_CASE("health says SERVING and reflection lists the service", "[server]") {
   ServerProcess server;
   StartServer(server, {});
@@ -371,6 +459,61 @@ TEST_CASE("ExplainStream answers every request by id, failures included", "[serv
     INFO(line);
     CHECK(line.rfind("{\"time\":", 0) == 0);
   }
+}
+
+TEST_CASE("ExplainStream stops reading while max_stream_inflight answers wait for a client that does not read",
+          "[server]") {
+  ServerProcess server;
+  StartServer(server, {"--limits-max-stream-inflight", "4"});
+  // Each answer is a 256x256 FLOAT32 heatmap (256 KiB), more than HTTP/2's
+  // stream window, so unread answers pile up on the server, not in transit.
+  std::vector<uint8_t> pixels(256 * 256 * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 11);
+  StatusOr<std::string> png = EncodePng(pixels.data(), 256, 256, 3);
+  REQUIRE(png.ok());
+  constexpr int kRequests = 60;
+  auto stub = Connect(server);
+  grpc::ClientContext context;
+  auto stream = stub->ExplainStream(&context);
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      v1::ExplainRequest request = ImageRequest("flow" + std::to_string(i), *png);
+      request.set_resolution(v1::HEATMAP_RESOLUTION_ORIGINAL);
+      request.set_bypass_cache(true);
+      if (!stream->Write(request)) return;
+    }
+    stream->WritesDone();
+  });
+  const auto answered = [&server] {
+    int count = 0;
+    for (const std::string& line : server.LogLines()) {
+      count += line.find(" access ") != std::string::npos && line.find("request_id=\"flow") != std::string::npos;
+    }
+    return count;
+  };
+  // Unread: the server answers what it has read until the answers fill the
+  // transport's buffers (kernel socket buffers and gRPC's, about 15 of these
+  // answers on loopback) and its own 4, then stops reading: the count stops
+  // growing, far below what the client sent.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const int answered_early = answered();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const int answered_later = answered();
+  INFO("answered while the client did not read: " << answered_early << ", then " << answered_later);
+  CHECK(answered_early >= 4);
+  CHECK(answered_later == answered_early);
+  CHECK(answered_later <= kRequests / 2);
+  // Reading resumes the stream: every request is answered.
+  int received = 0;
+  for (v1::ExplainResponse response; stream->Read(&response);) {
+    CHECK(response.error().code() == 0);
+    CHECK(response.heatmap().width() == 256);
+    ++received;
+  }
+  writer.join();
+  CHECK(stream->Finish().ok());
+  CHECK(received == kRequests);
+  CHECK(answered() == kRequests);
 }
 
 TEST_CASE("SIGTERM during load finishes in-flight requests and exits 0", "[server]") {

@@ -163,8 +163,7 @@ TEST_CASE("strings and tensor shapes longer than the limits are refused before a
   f.pipeline->Submit(std::move(long_shape), {}, answers.Callback(2));
   const std::vector<Answers::Answer> all = answers.WaitFor(3);
   CHECK(all[0].status.code() == StatusCode::kInvalidArgument);
-  CHECK(all[0].status.message() ==
-        "request_id is 17 bytes; at most 16 are allowed (limits.max_request_string_bytes)");
+  CHECK(all[0].status.message() == "request_id is 17 bytes; at most 16 are allowed (limits.max_request_string_bytes)");
   CHECK(all[0].reply.request_id == std::string(16, 'x'));  // cut to the limit, also in the log
   CHECK(all[1].status.message() ==
         "target_layer is 100 bytes; at most 16 are allowed (limits.max_request_string_bytes)");
@@ -189,7 +188,8 @@ TEST_CASE("image size limits are read from the header; ORIGINAL output has its o
   CHECK(all[0].status.code() == StatusCode::kInvalidArgument);
   CHECK_THAT(all[0].status.message(), Catch::Contains("1001x10") && Catch::Contains("max_side_px"));
   CHECK(all[1].status.code() == StatusCode::kInvalidArgument);
-  CHECK_THAT(all[1].status.message(), Catch::Contains("20000 pixels; at most 10000 are allowed (limits.max_output_pixels)"));
+  CHECK_THAT(all[1].status.message(),
+             Catch::Contains("20000 pixels; at most 10000 are allowed (limits.max_output_pixels)"));
   CHECK(all[2].status.ok());
 }
 
