@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -293,6 +294,26 @@ TEST_CASE("several workers run batches of different groups concurrently") {
   REQUIRE(Eventually([&] { return f.batcher->QueueDepth() == 0; }));  // both taken while the gate is shut
   f.gate->Open();
   REQUIRE(Eventually([&] { return f.recorder->BatchCount() == 2; }));
+}
+
+TEST_CASE("a processor that throws does not kill its worker: the next batch runs") {
+  auto processed = std::make_shared<std::atomic<int>>(0);
+  auto created = DynamicBatcher::Create(
+      OptionsWith(1, 0),
+      [processed](DynamicBatcher::Batch batch) {
+        if (static_cast<FakeTask&>(*batch.front()).id == 0) throw std::runtime_error("processor bug");
+        ++*processed;
+      },
+      std::make_shared<FakeClock>());
+  REQUIRE(created.ok());
+  std::unique_ptr<DynamicBatcher> batcher = std::move(created).value();
+  auto recorder = std::make_shared<Recorder>();
+  for (int id : {0, 1, 2}) {
+    std::unique_ptr<BatchTask> task = std::make_unique<FakeTask>(id, recorder);
+    REQUIRE(batcher->Submit(task).ok());
+  }
+  REQUIRE(Eventually([&] { return processed->load() == 2; }));
+  CHECK(batcher->IsAccepting());
 }
 
 TEST_CASE("options are validated with the field and its value") {
