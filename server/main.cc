@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -31,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/config/server_config.h"
 #include "core/engine/blas_library.h"
+#include "core/engine/explainer_engine.h"
 #include "core/engine/gpu_memory.h"
 #include "core/logging/logging.h"
 #include "core/metrics/metrics_endpoint.h"
@@ -217,11 +219,14 @@ ServerMetrics::StateSources StateSourcesOf(const ModelRegistry* registry, const 
 }
 
 int Serve(int argc, char** argv, const sigset_t& stop_signals) {
-  StatusOr<ServerConfig> config = LoadServerConfig(argc, argv, ProcessEnvironment());
-  if (!config.ok()) {
-    std::fprintf(stderr, "camserve: configuration error: %s\n", config.status().message().c_str());
+  StatusOr<ServerConfig> loaded_config = LoadServerConfig(argc, argv, ProcessEnvironment());
+  if (!loaded_config.ok()) {
+    std::fprintf(stderr, "camserve: configuration error: %s\n", loaded_config.status().message().c_str());
     return 2;
   }
+  // The batcher settings left to the device ("auto").
+  const bool cuda = DeviceIsCuda(loaded_config->device);
+  const std::optional<ServerConfig> config = WithDeviceDefaults(std::move(loaded_config).value(), cuda);
   Status logging = ConfigureLogging(config->logging_level, config->logging_format);
   if (!logging.ok()) {
     std::fprintf(stderr, "camserve: configuration error: %s\n", logging.message().c_str());

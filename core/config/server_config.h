@@ -32,6 +32,9 @@ struct ModelConfig {
 // key table (ConfigKeys) reads them from a default-constructed ServerConfig
 // for --help, the docs test and config/camserve.yaml's test.
 struct ServerConfig {
+  // The value of a batcher setting that follows the device.
+  static constexpr int kByDevice = -1;
+
   std::string listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9464";
   std::vector<ModelConfig> models;
@@ -39,8 +42,10 @@ struct ServerConfig {
   std::string device = "auto";
   int threads_intra_op = 0;  // 0: all cores
   int threads_inter_op = 0;  // 0: all cores
-  int batcher_max_batch_size = 8;
-  int64_t batcher_max_queue_delay_us = 2000;
+  // kByDevice: chosen by the device (BatcherDefaultsFor), "auto" in files,
+  // variables and flags.
+  int batcher_max_batch_size = kByDevice;
+  int64_t batcher_max_queue_delay_us = kByDevice;
   std::vector<int> batcher_preferred_batch_sizes;
   int batcher_max_queue_size = 256;
   int batcher_workers = 1;
@@ -95,6 +100,17 @@ std::string ServerUsage();
 // The key reference of docs/configuration.md, a Markdown table made from the
 // key table (the docs test checks that the document holds exactly this).
 std::string ConfigReferenceMarkdown();
+
+// The batcher settings that follow the device, chosen from measurements
+// (docs/benchmarks.md, "Default batcher settings").
+struct BatcherDefaults {
+  int max_batch_size = 0;
+  int64_t max_queue_delay_us = 0;
+};
+BatcherDefaults BatcherDefaultsFor(bool cuda);
+
+// `config` with every kByDevice setting replaced by the device's default.
+ServerConfig WithDeviceDefaults(ServerConfig config, bool cuda);
 
 // Loads the configuration. `argv` holds the flags (argv[0] is skipped);
 // `environment` the process environment (name -> value).

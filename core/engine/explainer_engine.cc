@@ -24,6 +24,11 @@ int AllCores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
 
+bool DeviceIsCuda(const std::string& device) {
+  if (device == "auto") return torch::cuda::is_available();
+  return device.rfind("cuda", 0) == 0;
+}
+
 int ConfigureTorchProcess(const TorchProcessOptions& options) {
   static std::once_flag inter_op_once;
   std::call_once(inter_op_once, [&] {

@@ -95,6 +95,10 @@ struct TorchProcessOptions {
   bool cudnn_benchmark = true;
 };
 
+// Whether `device` ("auto", "cpu", "cuda", "cuda:N") means a CUDA device
+// here: "auto" does when CUDA is available.
+bool DeviceIsCuda(const std::string& device);
+
 // Applies `options`; returns the intra-op thread count now in force. A second
 // call keeps the first inter-op count (LibTorch allows one setting).
 int ConfigureTorchProcess(const TorchProcessOptions& options);

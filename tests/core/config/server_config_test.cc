@@ -33,10 +33,29 @@ TEST_CASE("defaults hold without file, environment or flags") {
   CHECK(config->listen == "127.0.0.1:50051");
   CHECK(config->metrics_listen == "127.0.0.1:9464");
   CHECK(config->models.empty());
-  CHECK(config->batcher_max_batch_size == 8);
-  CHECK(config->batcher_max_queue_delay_us == 2000);
+  CHECK(config->batcher_max_batch_size == ServerConfig::kByDevice);
+  CHECK(config->batcher_max_queue_delay_us == ServerConfig::kByDevice);
   CHECK(config->cache_max_size_bytes == (int64_t{1} << 30));
   CHECK(config->limits_max_receive_message_bytes == 16 * 1024 * 1024);
+}
+
+TEST_CASE("batcher settings left to the device take its defaults; given ones stay") {
+  StatusOr<ServerConfig> config = Load({});
+  REQUIRE(config.ok());
+  const ServerConfig cpu = WithDeviceDefaults(*config, /*cuda=*/false);
+  CHECK(cpu.batcher_max_batch_size == 4);
+  CHECK(cpu.batcher_max_queue_delay_us == 0);
+  const ServerConfig cuda = WithDeviceDefaults(*config, /*cuda=*/true);
+  CHECK(cuda.batcher_max_batch_size == 32);
+  CHECK(cuda.batcher_max_queue_delay_us == 2000);
+  StatusOr<ServerConfig> given = Load({"--batcher-max-batch-size", "16", "--batcher-max-queue-delay-us", "auto"});
+  REQUIRE(given.ok());
+  const ServerConfig mixed = WithDeviceDefaults(*given, /*cuda=*/false);
+  CHECK(mixed.batcher_max_batch_size == 16);
+  CHECK(mixed.batcher_max_queue_delay_us == 0);
+  StatusOr<ServerConfig> bad = Load({"--batcher-max-batch-size", "many"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("batcher.max_batch_size: 'many' is not an integer (or auto)"));
 }
 
 TEST_CASE("the four flags scripts depend on work exactly so") {
@@ -100,7 +119,7 @@ TEST_CASE("bad values stop loading with the key, the value and the source") {
   for (const Case& c : {
            Case{{"--batcher-max-batch-size", "x"},
                 {},
-                "batcher.max_batch_size: 'x' is not an integer (from flag --batcher-max-batch-size)"},
+                "batcher.max_batch_size: 'x' is not an integer (or auto) (from flag --batcher-max-batch-size)"},
            Case{{"--batcher-max-batch-size", "0"}, {}, "batcher.max_batch_size: '0' must be >= 1"},
            Case{{},
                 {{"CAMSERVE_LISTEN", "localhost"}},
@@ -109,7 +128,7 @@ TEST_CASE("bad values stop loading with the key, the value and the source") {
            Case{{"--cache-enabled", "maybe"}, {}, "cache.enabled: 'maybe' is not a boolean"},
            Case{{"--logging-level", "loud"}, {}, "logging.level: 'loud' is not one of trace, debug"},
            Case{{"--device", "tpu"}, {}, "device: 'tpu' is not auto, cpu or cuda[:N]"},
-           Case{{"--batcher-preferred-batch-sizes", "4,64"},
+           Case{{"--batcher-max-batch-size", "8", "--batcher-preferred-batch-sizes", "4,64"},
                 {},
                 "batcher.preferred_batch_sizes: 64 exceeds batcher.max_batch_size 8"},
            Case{{"--no-such-flag", "1"}, {}, "unknown flag --no-such-flag"},
@@ -177,9 +196,11 @@ TEST_CASE("docs/configuration.md holds the key table as the code makes it") {
   INFO("the table to paste into docs/configuration.md is in " << fs::current_path() / "config_reference.md");
   CHECK(documented);
   // Spot checks of the generated rows: the defaults come from ServerConfig.
-  CHECK(table.find("| `batcher.max_batch_size` | `" + std::to_string(ServerConfig().batcher_max_batch_size) +
-                   "` | `--batcher-max-batch-size` | `CAMSERVE_BATCHER_MAX_BATCH_SIZE` | an integer >= 1 |") !=
+  CHECK(table.find("| `batcher.max_queue_size` | `" + std::to_string(ServerConfig().batcher_max_queue_size) +
+                   "` | `--batcher-max-queue-size` | `CAMSERVE_BATCHER_MAX_QUEUE_SIZE` | an integer >= 1 |") !=
         std::string::npos);
+  CHECK(table.find("| `batcher.max_batch_size` | `auto` | `--batcher-max-batch-size` | "
+                   "`CAMSERVE_BATCHER_MAX_BATCH_SIZE` | auto or an integer >= 1 |") != std::string::npos);
   CHECK(table.find("| `cache.enabled` | `true` | `--cache-enabled` | `CAMSERVE_CACHE_ENABLED` | true or false |") !=
         std::string::npos);
 }
