@@ -146,7 +146,8 @@ void LogBlasLibrary(const ModelRegistry& registry) {
 
 // --- ServerConfig -> the components' own options ---------------------------
 
-ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, ServerMetrics* metrics, DeviceHealth* health) {
+ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, int intra_op_threads, ServerMetrics* metrics,
+                                         DeviceHealth* health) {
   ModelRegistry::Options options;
   for (const ModelConfig& model : config.models) options.models.push_back({model.name, model.path});
   options.default_model = config.default_model;
@@ -162,6 +163,8 @@ ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, ServerMetri
   batcher.worker_count = config.batcher_workers;
   batcher.priority_levels = config.batcher_priority_levels;
   options.runner.profile_stages = config.profiling_enabled;
+  options.runner.intra_op_threads = intra_op_threads;
+  options.runner.set_batch_threads = [](int threads) { SetIntraOpThreadsOfThisThread(threads); };
   options.on_batch = [metrics](const std::string& model, int batch_size) { metrics->RecordBatch(model, batch_size); };
   options.on_device_lost = [health](const std::string&, const Status&) { health->DeviceLost(); };
   return options;
@@ -237,7 +240,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   TorchProcessOptions torch;
   torch.intra_op_threads = config->threads_intra_op;
   torch.inter_op_threads = config->threads_inter_op;
-  ConfigureTorchProcess(torch);
+  const int intra_op_threads = ConfigureTorchProcess(torch);
 
   StatusOr<std::unique_ptr<HeatmapCache>> opened_cache = OpenCache(*config);
   if (!opened_cache.ok()) return 1;
@@ -257,7 +260,9 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   // whose OpenMP pool ends with it, so that the batch workers' pools are the
   // only ones left (see core/serving/model_runner.h).
   StatusOr<std::unique_ptr<ModelRegistry>> loaded = InternalError("models not loaded");
-  std::thread([&] { loaded = ModelRegistry::Load(RegistryOptionsOf(*config, metrics.get(), &health), clock); }).join();
+  std::thread([&] {
+    loaded = ModelRegistry::Load(RegistryOptionsOf(*config, intra_op_threads, metrics.get(), &health), clock);
+  }).join();
   if (!loaded.ok()) {
     spdlog::error("cannot load models: {}", loaded.status().ToString());
     return 1;
@@ -335,6 +340,9 @@ int main(int argc, char** argv) {
   // 14,000 page faults per batch, all zero-filled again. The main arena grows
   // with brk and keeps them (docs/benchmarks.md, "Page faults").
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
+  // Lock-order cycles are a test-time check (the tests keep absl's
+  // detection on); in the server its graph bookkeeping costs every lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (camserve::HelpRequested(argc, argv)) {
     std::fputs(camserve::ServerUsage().c_str(), stdout);
     return 0;

@@ -14,6 +14,8 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 int64_t SaturatingAdd(int64_t a, int64_t b) { return b > kNever - a ? kNever : a + b; }
 
+thread_local int current_worker_index = -1;
+
 Status ValidateOptions(const DynamicBatcher::Options& o) {
   auto field = [](const char* name, const std::string& rule, int64_t value) {
     return InvalidArgumentError(std::string(name) + " must be " + rule + "; was " + std::to_string(value));
@@ -43,7 +45,11 @@ StatusOr<std::unique_ptr<DynamicBatcher>> DynamicBatcher::Create(const Options& 
 
 DynamicBatcher::DynamicBatcher(const Options& options, Processor processor, std::shared_ptr<Clock> clock)
     : options_(options), processor_(std::move(processor)), clock_(std::move(clock)) {
-  for (int i = 0; i < options_.worker_count; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  {
+    absl::MutexLock lock(&mu_);
+    busy_.assign(options_.worker_count, false);
+  }
+  for (int i = 0; i < options_.worker_count; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
 DynamicBatcher::~DynamicBatcher() { Shutdown(); }
@@ -175,18 +181,37 @@ void DynamicBatcher::RunOutsideLock(std::vector<std::pair<std::unique_ptr<BatchT
   }
 }
 
-void DynamicBatcher::WorkerLoop() {
+bool DynamicBatcher::MayTakeBatch(int index) const {
+  for (int lower = 0; lower < index; ++lower) {
+    if (!busy_[lower]) return false;
+  }
+  return true;
+}
+
+int DynamicBatcher::CurrentWorkerIndex() { return current_worker_index; }
+
+void DynamicBatcher::WorkerLoop(int index) {
+  current_worker_index = index;
   mu_.Lock();
   for (;;) {
     const int64_t now_us = clock_->NowMicros();
     std::vector<std::pair<std::unique_ptr<BatchTask>, Status>> ended;
     SweepQueue(now_us, &ended);
     int64_t wake_us = kNever;
-    Batch batch = TakeDueBatch(now_us, &wake_us);
+    // A worker above 0 waits while a lower one is free (draining: all work).
+    Batch batch = MayTakeBatch(index) || draining_ ? TakeDueBatch(now_us, &wake_us) : Batch();
     if (!ended.empty() || !batch.empty()) {
+      const bool took = !batch.empty();
+      busy_[index] = took;
+      // The next worker up may take what is left now that this one is busy.
+      if (took && !queue_.empty()) cv_.SignalAll();
       mu_.Unlock();
       RunOutsideLock(std::move(ended), std::move(batch));
       mu_.Lock();
+      if (took) {
+        busy_[index] = false;
+        cv_.SignalAll();
+      }
       continue;
     }
     if (draining_ && queue_.empty()) break;

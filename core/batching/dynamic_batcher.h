@@ -89,7 +89,10 @@ class DynamicBatcher {
     int max_queue_size = 256;
     // Number of priority levels (0 = most urgent). Default: 2.
     int priority_levels = 2;
-    // Worker threads, each running one batch at a time. Default: 1.
+    // Worker threads, each running one batch at a time. Worker 0 takes every
+    // due batch it can; worker k > 0 takes one only while workers 0..k-1
+    // are all running batches, so that a lone stream of batches stays on
+    // worker 0 (which may then use every core). Default: 1.
     int worker_count = 1;
   };
 
@@ -117,10 +120,17 @@ class DynamicBatcher {
   // False once Shutdown has begun (health checks report NOT_SERVING then).
   bool IsAccepting() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The index of the batcher worker the calling thread is (0 ..
+  // worker_count - 1), or -1 on any other thread: the processor's way to
+  // tell worker 0, which runs lone batches, from the spill-over workers.
+  static int CurrentWorkerIndex();
+
   // -- implementation details follow ---------------------------------------
  private:
   DynamicBatcher(const Options& options, Processor processor, std::shared_ptr<Clock> clock);
-  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void WorkerLoop(int index) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether worker `index` may take a batch now: every lower worker is busy.
+  bool MayTakeBatch(int index) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends `ended` early and runs `batch`, catching what escapes.
   void RunOutsideLock(std::vector<std::pair<std::unique_ptr<BatchTask>, Status>> ended, Batch batch)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -140,6 +150,8 @@ class DynamicBatcher {
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   int64_t drain_deadline_us_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per worker: running a batch now.
+  std::vector<bool> busy_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;
 };
 

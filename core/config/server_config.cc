@@ -300,7 +300,8 @@ std::vector<ConfigKey> MakeKeyTable() {
   keys.push_back(IntegerKey("batcher.max_queue_size", &ServerConfig::batcher_max_queue_size, 1,
                             "queued requests per model before UNAVAILABLE"));
   keys.push_back(
-      IntegerKey("batcher.workers", &ServerConfig::batcher_workers, 1, "batches run concurrently per model"));
+      ByDeviceKey("batcher.workers", &ServerConfig::batcher_workers, 1,
+                  "batches run concurrently per model, sharing the intra-op threads; auto: 2 on CPU, 1 on CUDA"));
   keys.push_back(IntegerKey("batcher.priority_levels", &ServerConfig::batcher_priority_levels, 1,
                             "request priority levels; 0 is the most urgent"));
   keys.push_back(IntegerKey("batcher.completion_threads", &ServerConfig::batcher_completion_threads, 1,
@@ -393,7 +394,7 @@ BatcherDefaults BatcherDefaultsFor(bool cuda) {
   // CPU: batches of 4 dispatched at once kept a lone request within 1.25x of
   // a forward and concurrency 8 within 0.9x of the best engine throughput;
   // CUDA: not measured (no GPU was available), Triton-like settings.
-  return cuda ? BatcherDefaults{32, 2000} : BatcherDefaults{4, 0};
+  return cuda ? BatcherDefaults{32, 2000, 1} : BatcherDefaults{4, 0, 2};
 }
 
 ServerConfig WithDeviceDefaults(ServerConfig config, bool cuda) {
@@ -402,6 +403,7 @@ ServerConfig WithDeviceDefaults(ServerConfig config, bool cuda) {
   if (config.batcher_max_queue_delay_us == ServerConfig::kByDevice) {
     config.batcher_max_queue_delay_us = defaults.max_queue_delay_us;
   }
+  if (config.batcher_workers == ServerConfig::kByDevice) config.batcher_workers = defaults.workers;
   return config;
 }
 

@@ -48,7 +48,7 @@ struct ServerConfig {
   int64_t batcher_max_queue_delay_us = kByDevice;
   std::vector<int> batcher_preferred_batch_sizes;
   int batcher_max_queue_size = 256;
-  int batcher_workers = 1;
+  int batcher_workers = kByDevice;
   int batcher_priority_levels = 2;
   int batcher_completion_threads = 2;
   std::string cache_dir = "camserve-cache";
@@ -106,6 +106,7 @@ std::string ConfigReferenceMarkdown();
 struct BatcherDefaults {
   int max_batch_size = 0;
   int64_t max_queue_delay_us = 0;
+  int workers = 0;
 };
 BatcherDefaults BatcherDefaultsFor(bool cuda);
 

@@ -1,6 +1,7 @@
 #include "core/engine/explainer_engine.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
@@ -23,6 +24,23 @@ int64_t MicrosSince(Clock::time_point start) {
 int AllCores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
+
+bool SetIntraOpThreadsOfThisThread(int threads) {
+  // dlsym rather than <omp.h>: a pip LibTorch carries its own renamed
+  // libgomp, and only its symbol reaches the runtime LibTorch uses.
+  using SetNumThreads = void (*)(int);
+  static const auto set_num_threads = reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set_num_threads == nullptr) return false;
+  // LibTorch sets each thread's team size from the process setting at the
+  // thread's first parallel op; that must happen before, not after, ours.
+  thread_local const int process_threads = at::get_num_threads();
+  thread_local int current = process_threads;
+  if (threads != current) {
+    set_num_threads(threads);
+    current = threads;
+  }
+  return true;
+}
 
 bool DeviceIsCuda(const std::string& device) {
   if (device == "auto") return torch::cuda::is_available();

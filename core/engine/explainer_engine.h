@@ -95,6 +95,13 @@ struct TorchProcessOptions {
   bool cudnn_benchmark = true;
 };
 
+// Sets the intra-op threads of the calling thread's next operations (the
+// OpenMP team size of this thread), leaving other threads and the process
+// setting alone: one batch worker can use every core while concurrent ones
+// share them. Resolved at run time from whichever OpenMP runtime LibTorch
+// loaded; returns false (and does nothing) without one.
+bool SetIntraOpThreadsOfThisThread(int threads);
+
 // Whether `device` ("auto", "cpu", "cuda", "cuda:N") means a CUDA device
 // here: "auto" does when CUDA is available.
 bool DeviceIsCuda(const std::string& device);

@@ -355,24 +355,8 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
 void ExplainPipeline::Compute(ExplainRequest request, ExplainJob job, const std::shared_ptr<Computation>& computation,
                               ModelRunner& runner, std::function<void(const ComputedAnswer&)> publish) {
   const auto refuse = [&publish](Status status) { publish(ComputedAnswer{std::move(status), nullptr, {}, 0}); };
-  StatusOr<InputShape> shape = ReadInputShape(request, options_.decode);
-  if (!shape.ok()) return refuse(shape.status());
-  const ModelInfo& model = runner.info();
-  const int64_t original_px = int64_t{shape->original_width_px} * shape->original_height_px;
-  const int64_t input_px = request.input_kind == ExplainRequest::InputKind::kTensor
-                               ? original_px
-                               : int64_t{model.input_width_px} * model.input_height_px;
-  const int64_t output_px = job.resolution == HeatmapResolution::kOriginal ? original_px : input_px;
-  if (job.resolution == HeatmapResolution::kOriginal && output_px > options_.max_output_pixels) {
-    return refuse(InvalidArgumentError(
-        "an ORIGINAL-resolution heatmap of this " + std::to_string(shape->original_width_px) + "x" +
-        std::to_string(shape->original_height_px) + " image has " + std::to_string(output_px) + " pixels; at most " +
-        std::to_string(options_.max_output_pixels) +
-        " are allowed (limits.max_output_pixels): ask for INPUT "
-        "resolution and scale it on the client"));
-  }
-
-  // Admission: everything that can refuse before a byte is decoded.
+  // Admission first: what can refuse needs nothing of the input, so a shed
+  // request costs no header parse.
   if (!runner.healthy()) {
     return refuse(UnavailableError("model '" + computation->model_name + "' is unavailable: its device was lost"));
   }
@@ -388,6 +372,24 @@ void ExplainPipeline::Compute(ExplainRequest request, ExplainJob job, const std:
                                    " ms) exceeds the time left before the deadline (" +
                                    std::to_string(std::max<int64_t>(0, deadline_us - now_us) / 1000) +
                                    " ms); retry later or with a longer deadline"));
+  }
+
+  // The header: the sizes the limits and the byte budget need.
+  StatusOr<InputShape> shape = ReadInputShape(request, options_.decode);
+  if (!shape.ok()) return refuse(shape.status());
+  const ModelInfo& model = runner.info();
+  const int64_t original_px = int64_t{shape->original_width_px} * shape->original_height_px;
+  const int64_t input_px = request.input_kind == ExplainRequest::InputKind::kTensor
+                               ? original_px
+                               : int64_t{model.input_width_px} * model.input_height_px;
+  const int64_t output_px = job.resolution == HeatmapResolution::kOriginal ? original_px : input_px;
+  if (job.resolution == HeatmapResolution::kOriginal && output_px > options_.max_output_pixels) {
+    return refuse(InvalidArgumentError(
+        "an ORIGINAL-resolution heatmap of this " + std::to_string(shape->original_width_px) + "x" +
+        std::to_string(shape->original_height_px) + " image has " + std::to_string(output_px) + " pixels; at most " +
+        std::to_string(options_.max_output_pixels) +
+        " are allowed (limits.max_output_pixels): ask for INPUT "
+        "resolution and scale it on the client"));
   }
   const int64_t request_bytes = static_cast<int64_t>(request.image.size() + request.tensor_data.size());
   // The decoded pixels, the model input (float32), and the response: the

@@ -4,16 +4,18 @@
 //
 //   1. checks: string and tensor-shape lengths (before anything is hashed),
 //      the model, the options, the deadline (the client's, or
-//      default_deadline_ms), the image header (size limits, and the
-//      output-size limit of ORIGINAL resolution);
-//   2. cache: a hit is answered at once (unless bypass_cache);
+//      default_deadline_ms);
+//   2. cache: a hit is answered at once (unless bypass_cache), also under
+//      overload;
 //   3. coalescing: a request identical to one being computed waits for that
 //      computation instead of starting its own (RequestCoalescer);
-//   4. admission, before any decoding: the model's queue has room, the
+//   4. admission, before any decoding: the model's queue has room and the
 //      estimated wait (ModelRunner::EstimatedWaitMicros) fits before the
-//      deadline, and the request's estimated bytes fit the in-flight budget
-//      (InflightBudget); otherwise UNAVAILABLE at once (RESOURCE_EXHAUSTED
-//      for a request larger than the whole budget);
+//      deadline, else UNAVAILABLE at once, before the image is even parsed;
+//      then the image header (size limits, and the output-size limit of
+//      ORIGINAL resolution: INVALID_ARGUMENT) and the request's estimated
+//      bytes must fit the in-flight budget (InflightBudget): UNAVAILABLE, or
+//      RESOURCE_EXHAUSTED for a request larger than the whole budget;
 //   5. decode and preprocess: the job carries the model-input-sized tensor;
 //      the decoded image is kept only for PNG_OVERLAY, at the heatmap's size
 //      where that is known (INPUT resolution);

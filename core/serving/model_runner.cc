@@ -89,8 +89,12 @@ Status ModelRunner::CheckJob(const ExplainJob& job) const {
 int64_t ModelRunner::EstimatedWaitMicros() const {
   const int64_t per_job = service_us_per_job_.load();
   if (per_job == 0) return 0;
-  const int64_t jobs = static_cast<int64_t>(QueueDepth()) + running_jobs_.load() + 1;
-  return jobs * per_job / options_.batcher.worker_count;
+  // The jobs ahead share the workers; the new job's own batch (up to
+  // max_batch_size jobs) runs on one of them.
+  const int64_t queued = QueueDepth();
+  const int64_t ahead = queued + running_jobs_.load();
+  const int64_t own_batch = std::min<int64_t>(options_.batcher.max_batch_size, queued + 1);
+  return ahead * per_job / options_.batcher.worker_count + own_batch * per_job;
 }
 
 void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
@@ -198,7 +202,16 @@ void ModelRunner::RunBatch(DynamicBatcher::Batch batch) {
   }
   if (tasks.empty()) return;
   running_jobs_ += static_cast<int>(tasks.size());
+  const int others = running_batches_.fetch_add(1);
+  if (options_.intra_op_threads > 0 && options_.set_batch_threads) {
+    // Worker 0 shares the threads with the batches running now (all of them
+    // when alone); a spill-over worker, which runs only while worker 0 is
+    // busy, keeps to its share, so it never grows a second thread team.
+    const int share = DynamicBatcher::CurrentWorkerIndex() == 0 ? others + 1 : options_.batcher.worker_count;
+    options_.set_batch_threads(std::max(1, options_.intra_op_threads / share));
+  }
   RunAndSplit(tasks);
+  running_batches_.fetch_sub(1);
 }
 
 void ModelRunner::FinishRunning(Task* task, StatusOr<ExplainOutcome> outcome) {

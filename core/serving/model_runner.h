@@ -107,6 +107,15 @@ class ModelRunner {
     // Weight of the newest batch in the service-time average, in (0, 1].
     // Default: 0.2.
     double service_time_smoothing = 0.2;
+    // Intra-op threads shared by the model's concurrent batches, set through
+    // set_batch_threads on the worker before each batch: on worker 0, a batch
+    // that starts while k others run gets intra_op_threads / (k + 1), so a
+    // lone batch uses every core; a spill-over worker (which runs only while
+    // worker 0 is busy) gets intra_op_threads / worker_count; at least 1.
+    // 0 or an empty set_batch_threads: the threads are left alone.
+    // Default: 0.
+    int intra_op_threads = 0;
+    std::function<void(int threads)> set_batch_threads;
   };
 
   // REQUIRES: backend is not null.
@@ -124,9 +133,10 @@ class ModelRunner {
   // The checks Submit makes before queueing (layer, class, top_k).
   Status CheckJob(const ExplainJob& job) const;
 
-  // Microseconds until a job submitted now would be answered: the jobs queued
-  // and running ahead of it and itself, at the measured time per job, over
-  // the workers. 0 until the first batch has been measured.
+  // Microseconds until a job submitted now would be answered, at the
+  // measured time per job: the jobs queued and running ahead of it, shared by
+  // the workers, then its own batch (with the queued jobs that fit it) on one
+  // worker. 0 until the first batch has been measured.
   int64_t EstimatedWaitMicros() const;
   // The measured time per job (moving average), microseconds; 0 if none yet.
   int64_t ServiceMicrosPerJob() const { return service_us_per_job_.load(); }
@@ -165,6 +175,7 @@ class ModelRunner {
   std::unique_ptr<DynamicBatcher> batcher_;
   std::atomic<int64_t> service_us_per_job_{0};
   std::atomic<int> running_jobs_{0};
+  std::atomic<int> running_batches_{0};
   std::atomic<bool> healthy_{true};
 };
 

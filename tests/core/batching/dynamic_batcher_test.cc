@@ -296,6 +296,48 @@ TEST_CASE("several workers run batches of different groups concurrently") {
   REQUIRE(Eventually([&] { return f.recorder->BatchCount() == 2; }));
 }
 
+TEST_CASE("batches one at a time stay on worker 0; worker 1 takes one only while worker 0 is busy") {
+  auto threads = std::make_shared<std::vector<std::thread::id>>();
+  auto threads_mu = std::make_shared<absl::Mutex>();
+  auto gate = std::make_shared<Gate>();
+  auto options = OptionsWith(1, 0);
+  options.worker_count = 2;
+  auto created = DynamicBatcher::Create(
+      options,
+      [threads, threads_mu, gate](DynamicBatcher::Batch batch) {
+        {
+          absl::MutexLock lock(threads_mu.get());
+          threads->push_back(std::this_thread::get_id());
+        }
+        if (static_cast<FakeTask&>(*batch.front()).id == 100) gate->Pass();
+      },
+      std::make_shared<FakeClock>());
+  REQUIRE(created.ok());
+  std::unique_ptr<DynamicBatcher> batcher = std::move(created).value();
+  auto recorder = std::make_shared<Recorder>();
+  const auto submit = [&](int id) {
+    std::unique_ptr<BatchTask> task = std::make_unique<FakeTask>(id, recorder);
+    REQUIRE(batcher->Submit(task).ok());
+  };
+  const auto seen = [&] {
+    absl::MutexLock lock(threads_mu.get());
+    return *threads;
+  };
+  for (int id = 0; id < 5; ++id) {
+    submit(id);
+    REQUIRE(Eventually([&] { return seen().size() == static_cast<size_t>(id + 1); }));
+  }
+  const std::vector<std::thread::id> alone = seen();
+  for (const std::thread::id& thread : alone) CHECK(thread == alone.front());
+  submit(100);  // holds worker 0
+  REQUIRE(Eventually([&] { return seen().size() == 6; }));
+  submit(6);  // worker 1 takes it while worker 0 is busy
+  REQUIRE(Eventually([&] { return seen().size() == 7; }));
+  CHECK(seen()[5] == alone.front());
+  CHECK(seen()[6] != alone.front());
+  gate->Open();
+}
+
 TEST_CASE("a processor that throws does not kill its worker: the next batch runs") {
   auto processed = std::make_shared<std::atomic<int>>(0);
   auto created = DynamicBatcher::Create(

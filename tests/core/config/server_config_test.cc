@@ -45,9 +45,11 @@ TEST_CASE("batcher settings left to the device take its defaults; given ones sta
   const ServerConfig cpu = WithDeviceDefaults(*config, /*cuda=*/false);
   CHECK(cpu.batcher_max_batch_size == 4);
   CHECK(cpu.batcher_max_queue_delay_us == 0);
+  CHECK(cpu.batcher_workers == 2);
   const ServerConfig cuda = WithDeviceDefaults(*config, /*cuda=*/true);
   CHECK(cuda.batcher_max_batch_size == 32);
   CHECK(cuda.batcher_max_queue_delay_us == 2000);
+  CHECK(cuda.batcher_workers == 1);
   StatusOr<ServerConfig> given = Load({"--batcher-max-batch-size", "16", "--batcher-max-queue-delay-us", "auto"});
   REQUIRE(given.ok());
   const ServerConfig mixed = WithDeviceDefaults(*given, /*cuda=*/false);
