@@ -40,17 +40,17 @@ void ExplainStreamReactor::OnReadDone(bool ok) {
 }
 
 void ExplainStreamReactor::OnExplained(const Status& status, ExplainReply reply) {
-  auto response = std::make_unique<v1::ExplainResponse>();
+  Outgoing outgoing{std::make_unique<v1::ExplainResponse>(), std::move(reply.budget_share)};
   if (status.ok()) {
-    FillResponse(std::move(reply), response.get());
+    FillResponse(std::move(reply), outgoing.response.get());
   } else {
-    FillErrorResponse(reply.request_id, status, response.get());
+    FillErrorResponse(reply.request_id, status, outgoing.response.get());
   }
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
     --running_;
-    outbox_.push_back(std::move(response));
+    outbox_.push_back(std::move(outgoing));
     actions = NextActionsLocked();
   }
   Perform(actions);
@@ -84,7 +84,7 @@ ExplainStreamReactor::Actions ExplainStreamReactor::NextActionsLocked() {
   if (broken && !writing_) outbox_.clear();  // nobody will read them
   if (!broken && !writing_ && !outbox_.empty()) {
     writing_ = true;
-    actions.write = outbox_.front().get();
+    actions.write = outbox_.front().response.get();
   }
   if (!broken && read_paused_ && !reads_done_ && InflightLocked() < max_inflight_) {
     read_paused_ = false;

@@ -7,7 +7,8 @@
 // Flow control: at most `max_inflight` requests are running or waiting to
 // be sent; while that many are, the reactor does not read, so a client that
 // sends without reading its responses is held by HTTP/2 flow control and
-// costs the server at most max_inflight responses.
+// costs the server at most max_inflight responses, each counted in the
+// pipeline's in-flight byte budget until it is written.
 //
 // Thread-safety: gRPC and the pipeline call it from their threads; mu_
 // guards its state. gRPC operations (StartRead, StartWrite, Finish) are
@@ -59,9 +60,14 @@ class ExplainStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainReq
   absl::Mutex mu_;
   // Handed to the pipeline, not yet answered.
   int running_ ABSL_GUARDED_BY(mu_) = 0;
-  // Answered, waiting to be written; the front one is being written while
-  // writing_.
-  std::deque<std::unique_ptr<v1::ExplainResponse>> outbox_ ABSL_GUARDED_BY(mu_);
+  // An answer waiting to be written, with its share of the in-flight budget,
+  // kept until it is written.
+  struct Outgoing {
+    std::unique_ptr<v1::ExplainResponse> response;
+    std::shared_ptr<const void> budget_share;
+  };
+  // The front one is being written while writing_.
+  std::deque<Outgoing> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   // A read was not started because max_inflight requests were in flight.

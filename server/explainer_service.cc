@@ -13,13 +13,32 @@ ExplainerService::ExplainerService(ExplainPipeline* pipeline, ModelRegistry* reg
                                    const Options& options)
     : pipeline_(pipeline), registry_(registry), cache_(cache), options_(options) {}
 
+namespace {
+
+// One Explain call. It keeps the reply's share of the in-flight budget until
+// gRPC is done with the call (the response sent or the call dead), then
+// deletes itself.
+class ExplainReactor final : public grpc::ServerUnaryReactor {
+ public:
+  void Answer(const Status& status, ExplainReply reply, v1::ExplainResponse* response) {
+    budget_share_ = std::move(reply.budget_share);
+    if (status.ok()) FillResponse(std::move(reply), response);
+    Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<const void> budget_share_;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ExplainerService::Explain(grpc::CallbackServerContext* context,
                                                     const v1::ExplainRequest* request, v1::ExplainResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new ExplainReactor();
   pipeline_->Submit(ExplainRequestFromProto(*request, "Explain"), CallContextOf(context, pipeline_->clock()),
                     [reactor, response](const Status& status, ExplainReply reply) {
-                      if (status.ok()) FillResponse(std::move(reply), response);
-                      reactor->Finish(ToGrpcStatus(status));
+                      reactor->Answer(status, std::move(reply), response);
                     });
   return reactor;
 }

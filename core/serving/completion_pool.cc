@@ -10,17 +10,27 @@ CompletionPool::CompletionPool(int thread_count) {
   for (int i = 0; i < thread_count; ++i) threads_.emplace_back([this] { RunUntilStopped(); });
 }
 
-CompletionPool::~CompletionPool() {
+CompletionPool::~CompletionPool() { Shutdown(); }
+
+void CompletionPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  for (std::thread& thread : threads_) thread.join();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
 }
 
 void CompletionPool::Post(std::function<void()> work) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(work));
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(work));
+      return;
+    }
+  }
+  work();
 }
 
 int CompletionPool::QueueDepth() const {

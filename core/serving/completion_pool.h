@@ -3,8 +3,9 @@
 // that the batch worker goes on to the next batch at once.
 //
 // Thread-safety: Post may be called from any thread, also from the pool's
-// own threads. Ownership: posted work is moved in and run exactly once; the
-// destructor runs what is still queued, then joins the threads.
+// own threads. Ownership: posted work is moved in and run exactly once:
+// Shutdown (or the destructor) runs what is still queued, joins the threads,
+// and from then on Post runs the work on the caller's thread.
 // Errors: none; an exception that escapes a posted function is caught and
 // logged, and the thread lives on.
 #pragma once
@@ -28,6 +29,9 @@ class CompletionPool {
   CompletionPool& operator=(const CompletionPool&) = delete;
 
   void Post(std::function<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Runs what is queued, joins the threads. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Functions posted and not yet started.
   int QueueDepth() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -153,6 +153,8 @@ struct ExplainPipeline::ComputedAnswer {
   std::shared_ptr<const CachedExplanation> answer;  // set when OK
   StageTimings timings;
   int batch_size = 0;  // 0: never reached the engine
+  // The computation's budget reservation, shared by the replies (set when OK).
+  std::shared_ptr<const void> budget_share;
 };
 
 StatusOr<std::unique_ptr<ExplainPipeline>> ExplainPipeline::Create(const Options& options, ModelRegistry* registry,
@@ -187,7 +189,7 @@ ExplainPipeline::ExplainPipeline(const Options& options, ModelRegistry* registry
 
 ExplainPipeline::~ExplainPipeline() { Shutdown(); }
 
-void ExplainPipeline::Shutdown() { completions_.reset(); }
+void ExplainPipeline::Shutdown() { completions_->Shutdown(); }
 
 void ExplainPipeline::Finish(Pending& pending, const Status& status, ExplainReply reply) {
   const int64_t latency_us = MicrosSince(pending.start);
@@ -242,6 +244,7 @@ void ExplainPipeline::Deliver(Pending& pending, const ComputedAnswer& answer, bo
     reply.model_version = pending.model_version;
     reply.coalesced = coalesced;
     reply.timings = answer.timings;
+    reply.budget_share = answer.budget_share;
   }
   Finish(pending, status, std::move(reply));
 }
@@ -473,6 +476,7 @@ void ExplainPipeline::Complete(StatusOr<ExplainOutcome> outcome, const std::shar
       answer.answer = std::move(value);
       answer.timings = timings;
       answer.batch_size = outcome->batch_size;
+      answer.budget_share = computation;
     }
   }
   publish(answer);

@@ -95,7 +95,7 @@ class ExplainPipeline {
   void Submit(ExplainRequest request, CallContext context, ExplainCallback done);
 
   // Waits for every completion posted so far and stops the completion
-  // threads. Idempotent.
+  // threads; later completions run on the batch worker. Idempotent.
   void Shutdown();
 
   // Requests answered by an identical request's computation so far.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +83,11 @@ struct ExplainReply {
   // Jobs in the engine run that computed it; 0 for cache hits.
   int batch_size = 0;
   StageTimings timings;
+  // The request's share of the in-flight byte budget: given back when the
+  // last copy of this pointer is dropped, so a transport keeps it until the
+  // response has been sent (a client that does not read its responses then
+  // holds budget, not unaccounted memory). Null for cache hits.
+  std::shared_ptr<const void> budget_share;
 };
 
 // Called exactly once per request. `reply` is filled when `status` is OK;
