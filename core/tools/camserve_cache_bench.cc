@@ -69,16 +69,7 @@ void AddFlags(CLI::App& app, CacheBenchOptions* options) {
   app.add_option("--iterations", options->iterations, "timed runs per stage")->check(Positive())->capture_default_str();
 }
 
-Status Run(int argc, char** argv) {
-  StatusOr<ParsedCommandLine<CacheBenchOptions>> command_line = ParseOptions<CacheBenchOptions>(
-      "camserve-cache-bench", "camserve-cache-bench: how the time of a cache hit splits inside the server", AddFlags,
-      argc, argv);
-  if (!command_line.ok()) return command_line.status();
-  if (command_line->help.has_value()) {
-    std::printf("%s", command_line->help->c_str());
-    return Status::Ok();
-  }
-  const CacheBenchOptions& bench = command_line->options;
+Status Run(const CacheBenchOptions& bench) {
   const int side = bench.heatmap_size_px, iterations = bench.iterations;
   StatusOr<std::string> image = ReadFileBytes(bench.image_path);
   if (!image.ok()) return image.status();
@@ -118,10 +109,7 @@ Status Run(int argc, char** argv) {
 }  // namespace camserve
 
 int main(int argc, char** argv) {
-  const camserve::Status status = camserve::Run(argc, argv);
-  if (!status.ok()) {
-    std::fprintf(stderr, "camserve-cache-bench: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return camserve::RunCommandLineTool<camserve::CacheBenchOptions>(
+      "camserve-cache-bench", "camserve-cache-bench: how the time of a cache hit splits inside the server",
+      camserve::AddFlags, argc, argv, camserve::Run);
 }

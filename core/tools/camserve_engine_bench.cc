@@ -104,16 +104,7 @@ std::vector<CamMethodKind> MethodsToTime(const std::vector<std::string>& names) 
   return methods;
 }
 
-Status Run(int argc, char** argv) {
-  StatusOr<ParsedCommandLine<EngineBenchOptions>> command_line = ParseOptions<EngineBenchOptions>(
-      "camserve-engine-bench", "camserve-engine-bench: what an explanation costs next to a plain forward", AddFlags,
-      argc, argv);
-  if (!command_line.ok()) return command_line.status();
-  if (command_line->help.has_value()) {
-    std::printf("%s", command_line->help->c_str());
-    return Status::Ok();
-  }
-  const EngineBenchOptions& bench = command_line->options;
+Status Run(const EngineBenchOptions& bench) {
   const EngineOptions& options = bench.engine;
   const auto idle = [&] {
     if (bench.idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(bench.idle_ms));
@@ -210,10 +201,7 @@ Status Run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
-  camserve::Status status = camserve::Run(argc, argv);
-  if (!status.ok()) {
-    std::fprintf(stderr, "camserve-engine-bench: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return camserve::RunCommandLineTool<camserve::EngineBenchOptions>(
+      "camserve-engine-bench", "camserve-engine-bench: what an explanation costs next to a plain forward",
+      camserve::AddFlags, argc, argv, camserve::Run);
 }

@@ -53,15 +53,7 @@ void AddFlags(CLI::App& app, ExplainToolOptions* options) {
   app.add_option("--overlay", options->overlay_path, "overlay PNG to write")->capture_default_str();
 }
 
-Status Run(int argc, char** argv) {
-  StatusOr<ParsedCommandLine<ExplainToolOptions>> command_line = ParseOptions<ExplainToolOptions>(
-      "camserve-explain", "camserve-explain: explains one image with the engine, no server", AddFlags, argc, argv);
-  if (!command_line.ok()) return command_line.status();
-  if (command_line->help.has_value()) {
-    std::cout << *command_line->help;
-    return Status::Ok();
-  }
-  const ExplainToolOptions& options = command_line->options;
+Status Run(const ExplainToolOptions& options) {
   ConfigureTorchProcess(options.torch);
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options.engine);
   if (!engine.ok()) return engine.status();
@@ -103,10 +95,7 @@ Status Run(int argc, char** argv) {
 }  // namespace camserve
 
 int main(int argc, char** argv) {
-  camserve::Status status = camserve::Run(argc, argv);
-  if (!status.ok()) {
-    std::fprintf(stderr, "camserve-explain: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return camserve::RunCommandLineTool<camserve::ExplainToolOptions>(
+      "camserve-explain", "camserve-explain: explains one image with the engine, no server", camserve::AddFlags, argc,
+      argv, camserve::Run);
 }

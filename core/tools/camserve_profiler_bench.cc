@@ -79,16 +79,8 @@ void AddFlags(CLI::App& app, ProfilerBenchOptions* options) {
   app.add_option("--threads", options->threads, "threads recording at once")->check(Positive())->capture_default_str();
 }
 
-Status Run(int argc, char** argv) {
-  StatusOr<ParsedCommandLine<ProfilerBenchOptions>> command_line = ParseOptions<ProfilerBenchOptions>(
-      "camserve-profiler-bench", "camserve-profiler-bench: what the profiler and the metrics cost per request",
-      AddFlags, argc, argv);
-  if (!command_line.ok()) return command_line.status();
-  if (command_line->help.has_value()) {
-    std::printf("%s", command_line->help->c_str());
-    return Status::Ok();
-  }
-  const int iterations = command_line->options.iterations, threads = command_line->options.threads;
+Status Run(const ProfilerBenchOptions& bench) {
+  const int iterations = bench.iterations, threads = bench.threads;
   ServerMetrics::Options options;
   options.model_names = {"resnet50"};
   StatusOr<std::unique_ptr<ServerMetrics>> metrics = ServerMetrics::Create(options, {});
@@ -118,10 +110,7 @@ Status Run(int argc, char** argv) {
 }  // namespace camserve
 
 int main(int argc, char** argv) {
-  const camserve::Status status = camserve::Run(argc, argv);
-  if (!status.ok()) {
-    std::fprintf(stderr, "camserve-profiler-bench: %s\n", status.message().c_str());
-    return 1;
-  }
-  return 0;
+  return camserve::RunCommandLineTool<camserve::ProfilerBenchOptions>(
+      "camserve-profiler-bench", "camserve-profiler-bench: what the profiler and the metrics cost per request",
+      camserve::AddFlags, argc, argv, camserve::Run);
 }

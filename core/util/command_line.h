@@ -19,6 +19,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -65,6 +67,28 @@ StatusOr<ParsedCommandLine<Options>> ParseOptions(const std::string& program, co
   if (!action.ok()) return action.status();
   if (*action == CommandLineAction::kShowHelp) parsed.help = app.help();
   return parsed;
+}
+
+// The main() of a command-line tool: parses argv into Options (as
+// ParseOptions), prints the help and returns 0 when asked for, else runs
+// `run` on the options. A bad command line or a failed run is printed to
+// stderr as "program: CODE: message" and returns 1.
+template <typename Options>
+int RunCommandLineTool(const std::string& program, const std::string& description,
+                       void (*add_flags)(CLI::App&, Options*), int argc, const char* const* argv,
+                       const std::function<Status(const Options&)>& run) {
+  StatusOr<ParsedCommandLine<Options>> parsed = ParseOptions<Options>(program, description, add_flags, argc, argv);
+  Status status = parsed.status();
+  if (parsed.ok()) {
+    if (parsed->help.has_value()) {
+      std::fputs(parsed->help->c_str(), stdout);
+      return 0;
+    }
+    status = run(parsed->options);
+  }
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "%s: %s\n", program.c_str(), status.ToString().c_str());
+  return 1;
 }
 
 // Validators for number flags (each value of a list flag is checked on its

@@ -14,43 +14,28 @@
 #include "core/image/png_encoder.h"
 #include "tests/core/batching/fake_clock.h"
 #include "tests/core/serving/fake_backend.h"
+#include "tests/core/serving/indexed_results.h"
 #include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {
 
+// One request's answer, and the thread that delivered it.
+struct PipelineAnswer {
+  Status status;
+  ExplainReply reply;
+  std::thread::id thread;
+};
+
 // What `done` delivered, by request index.
-class Answers {
+class Answers : public IndexedResults<PipelineAnswer> {
  public:
-  struct Answer {
-    Status status;
-    ExplainReply reply;
-    std::thread::id thread;
-  };
+  using Answer = PipelineAnswer;
   ExplainCallback Callback(int index) {
     return [this, index](const Status& status, ExplainReply reply) {
-      absl::MutexLock lock(&mu_);
-      if (all_.size() <= static_cast<size_t>(index)) all_.resize(index + 1);
-      all_[index] = Answer{status, std::move(reply), std::this_thread::get_id()};
-      ++count_;
+      Store(index, Answer{status, std::move(reply), std::this_thread::get_id()});
     };
   }
-  // Drops the replies (and the budget shares they hold).
-  void Clear() {
-    absl::MutexLock lock(&mu_);
-    all_.clear();
-  }
-  std::vector<Answer> WaitFor(int n) {
-    absl::MutexLock lock(&mu_);
-    const auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ >= n; };
-    mu_.Await(absl::Condition(&arrived));
-    return all_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<Answer> all_ ABSL_GUARDED_BY(mu_);
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A width x height gray PNG.

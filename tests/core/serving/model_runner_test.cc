@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "tests/core/batching/fake_clock.h"
 #include "tests/core/serving/fake_backend.h"
+#include "tests/core/serving/indexed_results.h"
 
 namespace camserve {
 namespace {
@@ -27,30 +28,13 @@ ExplainJob Job(float marker, std::optional<int> target = std::nullopt, int side 
 }
 
 // Collects what `done` callbacks deliver.
-class Replies {
- public:
+struct Replies : IndexedResults<std::pair<Status, ExplainOutcome>> {
   using Reply = std::pair<Status, ExplainOutcome>;
-
   ExplainDone Callback(int index) {
     return [this, index](StatusOr<ExplainOutcome> outcome) {
-      absl::MutexLock lock(&mu_);
-      if (all_.size() <= static_cast<size_t>(index)) all_.resize(index + 1);
-      all_[index] = {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome()};
-      ++count_;
+      Store(index, {outcome.status(), outcome.ok() ? *outcome : ExplainOutcome()});
     };
   }
-  // Waits until `n` replies arrived; returns every reply so far, by index.
-  std::vector<Reply> WaitFor(int n) {
-    absl::MutexLock lock(&mu_);
-    const auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ >= n; };
-    mu_.Await(absl::Condition(&arrived));
-    return all_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<Reply> all_ ABSL_GUARDED_BY(mu_);
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct Fixture {
