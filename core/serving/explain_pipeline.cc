@@ -133,7 +133,6 @@ struct ExplainPipeline::Pending {
 // One computation: what encoding its answer needs, and what it holds.
 struct ExplainPipeline::Computation {
   std::string model_name;
-  std::string model_version;
   CamMethodKind method = CamMethodKind::kGradCam;
   HeatmapEncoding encoding = HeatmapEncoding::kFloat32;
   // The image under a PNG_OVERLAY, at the heatmap's size when known.
@@ -306,7 +305,6 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
 
   auto computation = std::make_shared<Computation>();
   computation->model_name = pending->model_name;
-  computation->model_version = runner.version();
   computation->method = *method;
   computation->encoding = request.encoding;
   computation->timings = StageTimings(options_.profile_stages);
