@@ -128,6 +128,17 @@ struct ExplainPipeline::Pending {
   // This request's own stages: cache_get and total.
   StageTimings timings;
   ExplainCallback done;
+
+  // Why the client no longer wants the answer at `now_us`: its deadline
+  // passed, or it cancelled; OK while it still does.
+  Status GaveUp(int64_t now_us) const {
+    if (now_us >= deadline_us) {
+      return Status(StatusCode::kDeadlineExceeded, "the deadline passed before the answer was ready");
+    }
+    if (context.is_cancelled && context.is_cancelled())
+      return Status(StatusCode::kCancelled, "cancelled by the client");
+    return Status::Ok();
+  }
 };
 
 // One computation: what encoding its answer needs, and what it holds.
@@ -225,11 +236,9 @@ void ExplainPipeline::Finish(Pending& pending, const Status& status, ExplainRepl
 
 void ExplainPipeline::Deliver(Pending& pending, const ComputedAnswer& answer, bool coalesced) {
   Status status = answer.status;
-  const bool gone = pending.context.is_cancelled && pending.context.is_cancelled();
-  if (gone || clock_->NowMicros() >= pending.deadline_us) {
-    status = clock_->NowMicros() >= pending.deadline_us
-                 ? Status(StatusCode::kDeadlineExceeded, "the deadline passed before the answer was ready")
-                 : Status(StatusCode::kCancelled, "cancelled by the client");
+  const Status gave_up = pending.GaveUp(clock_->NowMicros());
+  if (!gave_up.ok()) {
+    status = gave_up;
   } else if (status.code() == StatusCode::kCancelled) {
     // Joined a computation in the instant it was dropped for having no live
     // waiter: not this client's cancel. Retrying computes afresh.
@@ -337,10 +346,7 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
     waiter.deliver = [this, pending](const ComputedAnswer& answer, bool followed) {
       Deliver(*pending, answer, followed);
     };
-    waiter.is_abandoned = [this, pending] {
-      return (pending->context.is_cancelled && pending->context.is_cancelled()) ||
-             clock_->NowMicros() >= pending->deadline_us;
-    };
+    waiter.is_abandoned = [this, pending] { return !pending->GaveUp(clock_->NowMicros()).ok(); };
     waiter.deadline_us = pending->deadline_us;
     // A follower is answered by the leader's computation.
     if (!coalescer_.Join(key, std::move(waiter))) return;
