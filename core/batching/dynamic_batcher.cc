@@ -17,17 +17,14 @@ int64_t SaturatingAdd(int64_t a, int64_t b) { return b > kNever - a ? kNever : a
 thread_local int current_worker_index = -1;
 
 Status ValidateOptions(const DynamicBatcher::Options& o) {
-  auto field = [](const char* name, const std::string& rule, int64_t value) {
-    return InvalidArgumentError(std::string(name) + " must be " + rule + "; was " + std::to_string(value));
-  };
-  if (o.max_batch_size < 1) return field("max_batch_size", ">= 1", o.max_batch_size);
-  if (o.max_queue_delay_us < 0) return field("max_queue_delay_us", ">= 0", o.max_queue_delay_us);
-  if (o.max_queue_size < 1) return field("max_queue_size", ">= 1", o.max_queue_size);
-  if (o.priority_levels < 1) return field("priority_levels", ">= 1", o.priority_levels);
-  if (o.worker_count < 1) return field("worker_count", ">= 1", o.worker_count);
+  if (o.max_batch_size < 1) return BadOptionError("max_batch_size", ">= 1", o.max_batch_size);
+  if (o.max_queue_delay_us < 0) return BadOptionError("max_queue_delay_us", ">= 0", o.max_queue_delay_us);
+  if (o.max_queue_size < 1) return BadOptionError("max_queue_size", ">= 1", o.max_queue_size);
+  if (o.priority_levels < 1) return BadOptionError("priority_levels", ">= 1", o.priority_levels);
+  if (o.worker_count < 1) return BadOptionError("worker_count", ">= 1", o.worker_count);
   for (int size : o.preferred_batch_sizes) {
     if (size < 1 || size > o.max_batch_size) {
-      return field("preferred_batch_sizes entries", "in [1, max_batch_size]", size);
+      return BadOptionError("preferred_batch_sizes entries", "in [1, max_batch_size]", size);
     }
   }
   return Status::Ok();

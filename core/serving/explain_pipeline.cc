@@ -171,19 +171,17 @@ StatusOr<std::unique_ptr<ExplainPipeline>> ExplainPipeline::Create(const Options
                                                                    HeatmapCache* cache, ServerMetrics* metrics,
                                                                    std::shared_ptr<Clock> clock) {
   if (registry == nullptr || clock == nullptr) return InvalidArgumentError("the pipeline needs a registry and a clock");
-  auto field = [](const char* name, const std::string& rule, int64_t value) {
-    return InvalidArgumentError(std::string(name) + " must be " + rule + "; was " + std::to_string(value));
-  };
-  if (options.default_top_k < 0) return field("default_top_k", ">= 0", options.default_top_k);
-  if (options.max_inflight_bytes < 1) return field("max_inflight_bytes", ">= 1", options.max_inflight_bytes);
-  if (options.max_output_pixels < 1) return field("max_output_pixels", ">= 1", options.max_output_pixels);
-  if (options.default_deadline_ms < 0) return field("default_deadline_ms", ">= 0", options.default_deadline_ms);
+  if (options.default_top_k < 0) return BadOptionError("default_top_k", ">= 0", options.default_top_k);
+  if (options.max_inflight_bytes < 1) return BadOptionError("max_inflight_bytes", ">= 1", options.max_inflight_bytes);
+  if (options.max_output_pixels < 1) return BadOptionError("max_output_pixels", ">= 1", options.max_output_pixels);
+  if (options.default_deadline_ms < 0)
+    return BadOptionError("default_deadline_ms", ">= 0", options.default_deadline_ms);
   if (options.max_request_string_bytes < 1) {
-    return field("max_request_string_bytes", ">= 1", options.max_request_string_bytes);
+    return BadOptionError("max_request_string_bytes", ">= 1", options.max_request_string_bytes);
   }
-  if (options.completion_threads < 1) return field("completion_threads", ">= 1", options.completion_threads);
-  if (options.decode.max_pixels < 1) return field("max_image_pixels", ">= 1", options.decode.max_pixels);
-  if (options.decode.max_side_px < 1) return field("max_image_side_px", ">= 1", options.decode.max_side_px);
+  if (options.completion_threads < 1) return BadOptionError("completion_threads", ">= 1", options.completion_threads);
+  if (options.decode.max_pixels < 1) return BadOptionError("max_image_pixels", ">= 1", options.decode.max_pixels);
+  if (options.decode.max_side_px < 1) return BadOptionError("max_image_side_px", ">= 1", options.decode.max_side_px);
   return std::unique_ptr<ExplainPipeline>(new ExplainPipeline(options, registry, cache, metrics, std::move(clock)));
 }
 

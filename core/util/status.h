@@ -9,6 +9,7 @@
 // Thread-safety: values; a const Status may be read from many threads.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -64,6 +65,12 @@ inline Status InternalError(std::string m) { return Status(StatusCode::kInternal
 inline Status FailedPreconditionError(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
 inline Status UnavailableError(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status ResourceExhaustedError(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
+
+// INVALID_ARGUMENT for an option outside its range, in the one wording the
+// components' Create use: "max_batch_size must be >= 1; was 0".
+inline Status BadOptionError(const std::string& name, const std::string& rule, int64_t value) {
+  return InvalidArgumentError(name + " must be " + rule + "; was " + std::to_string(value));
+}
 
 // Either a value or a non-OK Status. Reading the value of an error
 // (value(), *, ->) is a programming error: it prints the Status to stderr
