@@ -14,27 +14,32 @@
 
 namespace {
 
-// One file per process, rewritten for every input.
-const std::string& ConfigPath() {
-  static const std::string path = [] {
-    char name[] = "/tmp/camserve_config_fuzz_XXXXXX";
-    const int fd = mkstemp(name);
+// One file per process, rewritten for every input and removed at exit.
+char config_path[] = "/tmp/camserve_config_fuzz_XXXXXX";
+
+void RemoveConfigFile() { std::remove(config_path); }
+
+const char* ConfigPath() {
+  static const bool created = [] {
+    const int fd = mkstemp(config_path);
     if (fd < 0) std::abort();
     close(fd);
-    return std::string(name);
+    std::atexit(RemoveConfigFile);
+    return true;
   }();
-  return path;
+  (void)created;
+  return config_path;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string& path = ConfigPath();
-  std::FILE* file = std::fopen(path.c_str(), "wb");
+  const char* path = ConfigPath();
+  std::FILE* file = std::fopen(path, "wb");
   if (file == nullptr) std::abort();
   if (size > 0 && std::fwrite(data, 1, size, file) != size) std::abort();
   std::fclose(file);
-  const char* argv[] = {"camserve", "--config", path.c_str()};
+  const char* argv[] = {"camserve", "--config", path};
   const camserve::StatusOr<camserve::ServerConfig> config =
       camserve::LoadServerConfig(3, argv, std::map<std::string, std::string>());
   if (config.ok()) (void)camserve::WithDeviceDefaults(*config, /*cuda=*/false);
