@@ -42,30 +42,54 @@ Status BadValue(const std::string& key, const RawValue& raw, const std::string& 
 
 const ConfigKey* FindKey(const std::string& name);
 
+// The most a configuration file may expand to: the bytes of the keys and
+// values the loader reads, plus one per node. YAML aliases let a small file
+// name one node any number of times (700 bytes of aliases to nested mappings
+// were still being walked after a minute; a list of aliases to one long
+// string becomes gigabytes), so this, not the file's size, bounds the
+// loader's time and memory. Real configurations are a few KB.
+constexpr int64_t kMaxConfigExpansionBytes = int64_t{1} << 20;
+
+// Charges `bytes` and one for the node to `budget`; an error once it is spent.
+Status Spend(size_t bytes, const std::string& file, int64_t* budget) {
+  *budget -= static_cast<int64_t>(bytes) + 1;
+  if (*budget >= 0) return Status::Ok();
+  return InvalidArgumentError("configuration file " + file + " expands to more than " +
+                              std::to_string(kMaxConfigExpansionBytes) +
+                              " bytes of keys and values (YAML aliases repeat what they name)");
+}
+
 // Flattens a YAML mapping into dotted keys; `models` is kept as a node.
 Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std::string& file, RawValues* out,
-                   YAML::Node* models) {
+                   YAML::Node* models, int64_t* budget) {
   for (const auto& entry : node) {
     const std::string key = prefix + entry.first.as<std::string>();
+    CAMSERVE_RETURN_IF_ERROR(Spend(key.size(), file, budget));
     const YAML::Node& value = entry.second;
     if (key == "models") {
       *models = value;
     } else if (value.IsMap()) {
-      CAMSERVE_RETURN_IF_ERROR(FlattenYaml(value, key + ".", file, out, models));
+      CAMSERVE_RETURN_IF_ERROR(FlattenYaml(value, key + ".", file, out, models, budget));
     } else if (FindKey(key) == nullptr) {
       return InvalidArgumentError("unknown configuration key '" + key + "' in " + file + "; see docs/configuration.md");
     } else if (value.IsSequence()) {
       std::string joined;
-      for (const auto& item : value) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      for (const auto& item : value) {
+        const std::string text = item.as<std::string>();
+        CAMSERVE_RETURN_IF_ERROR(Spend(text.size(), file, budget));
+        joined += (joined.empty() ? "" : ",") + text;
+      }
       (*out)[key] = {joined, "file " + file};
     } else {
-      (*out)[key] = {value.IsNull() ? "" : value.as<std::string>(), "file " + file};
+      std::string text = value.IsNull() ? "" : value.as<std::string>();
+      CAMSERVE_RETURN_IF_ERROR(Spend(text.size(), file, budget));
+      (*out)[key] = {std::move(text), "file " + file};
     }
   }
   return Status::Ok();
 }
 
-Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfig* config) {
+Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfig* config, int64_t* budget) {
   if (!models.IsSequence()) return InvalidArgumentError("models: must be a list of {name, path} in " + file);
   for (const auto& entry : models) {
     if (!entry.IsMap() || !entry["path"]) {
@@ -74,6 +98,7 @@ Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfi
     ModelConfig model;
     model.path = entry["path"].as<std::string>();
     model.name = entry["name"] ? entry["name"].as<std::string>() : std::filesystem::path(model.path).stem().string();
+    CAMSERVE_RETURN_IF_ERROR(Spend(model.path.size() + model.name.size(), file, budget));
     config->models.push_back(model);
   }
   return Status::Ok();
@@ -440,11 +465,12 @@ StatusOr<ServerConfig> LoadServerConfig(int argc, const char* const* argv,
                                                       : nullptr;
   if (config_file) {
     YAML::Node models;
+    int64_t budget = kMaxConfigExpansionBytes;
     try {
       YAML::Node root = YAML::LoadFile(config_file->value);
       if (!root.IsMap() && !root.IsNull()) return BadValue("config", *config_file, "is not a YAML mapping");
-      if (root.IsMap()) CAMSERVE_RETURN_IF_ERROR(FlattenYaml(root, "", config_file->value, &file, &models));
-      if (!models.IsNull()) CAMSERVE_RETURN_IF_ERROR(ReadModels(models, config_file->value, &config));
+      if (root.IsMap()) CAMSERVE_RETURN_IF_ERROR(FlattenYaml(root, "", config_file->value, &file, &models, &budget));
+      if (!models.IsNull()) CAMSERVE_RETURN_IF_ERROR(ReadModels(models, config_file->value, &config, &budget));
     } catch (const YAML::Exception& e) {
       return BadValue("config", *config_file, std::string("cannot be read: ") + e.what());
     }

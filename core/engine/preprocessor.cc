@@ -81,7 +81,9 @@ StatusOr<PreparedInput> Preprocessor::FromTensorBytes(const std::vector<int64_t>
   }
   static_assert(sizeof(float) == 4, "float32 wire format");
   std::vector<float> data(bytes.size() / sizeof(float));
-  std::memcpy(data.data(), bytes.data(), bytes.size());  // little-endian hosts only (x86-64, arm64)
+  // little-endian hosts only (x86-64, arm64). An empty vector's data() may
+  // be null, which memcpy must not get even for 0 bytes.
+  if (!bytes.empty()) std::memcpy(data.data(), bytes.data(), bytes.size());
   return FromTensor(shape, std::move(data));
 }
 

@@ -42,6 +42,10 @@ Status ValidateOptions(const DecodeOptions& options) {
   if (options.max_side_px < 1) {
     return InvalidArgumentError("DecodeOptions.max_side_px must be >= 1; was " + std::to_string(options.max_side_px));
   }
+  if (options.max_jpeg_scan_pixels < 1) {
+    return InvalidArgumentError("DecodeOptions.max_jpeg_scan_pixels must be >= 1; was " +
+                                std::to_string(options.max_jpeg_scan_pixels));
+  }
   return Status::Ok();
 }
 
@@ -140,6 +144,53 @@ int JpegOrientation(std::string_view jpeg) {
   return 1;
 }
 
+// The number of scans (SOS markers) of a JPEG: walks the marker segments and
+// skips each scan's entropy-coded data (where 0xFF is always followed by a
+// stuffed 0x00 or a restart marker). Stops at EOI, or where the data ends or
+// stops making sense; libjpeg then reports the damage. One pass over the
+// bytes, allocating nothing.
+int64_t CountJpegScans(std::string_view jpeg) {
+  constexpr uint8_t kSos = 0xDA, kEoi = 0xD9, kRst0 = 0xD0, kRst7 = 0xD7, kTem = 0x01;
+  const uint8_t* data = Bytes(jpeg);
+  const size_t size = jpeg.size();
+  int64_t scans = 0;
+  size_t pos = 2;  // after SOI
+  while (pos + 2 <= size) {
+    if (data[pos] != 0xFF) return scans;
+    const uint8_t marker = data[pos + 1];
+    if (marker == 0xFF) {  // fill byte before a marker
+      ++pos;
+      continue;
+    }
+    if (marker == kEoi) return scans;
+    if ((marker >= kRst0 && marker <= kRst7) || marker == kTem) {  // no length
+      pos += 2;
+      continue;
+    }
+    if (pos + 4 > size) return scans;
+    const size_t length = ReadU16(data + pos + 2, /*big_endian=*/true);
+    if (length < 2) return scans;
+    pos += 2 + length;
+    if (marker != kSos) continue;
+    ++scans;
+    while (pos + 1 < size) {
+      const void* ff = std::memchr(data + pos, 0xFF, size - pos);
+      if (ff == nullptr) return scans;
+      pos = static_cast<size_t>(static_cast<const uint8_t*>(ff) - data);
+      if (pos + 1 >= size) return scans;
+      const uint8_t next = data[pos + 1];
+      if (next == 0x00 || (next >= kRst0 && next <= kRst7)) {
+        pos += 2;
+      } else if (next == 0xFF) {
+        ++pos;
+      } else {
+        break;  // the next marker
+      }
+    }
+  }
+  return scans;
+}
+
 // Applies an EXIF orientation like PIL's Image.transpose in exif_transpose.
 // Destination pixel (x, y) is source pixel base + x * step_x + y * step_y
 // (indices in pixels, source row-major with width w, height h).
@@ -224,6 +275,14 @@ StatusOr<JpegFrame> ReadJpegFrame(tjhandle tj, std::string_view jpeg, const Deco
                                 (header_rc != 0 ? tjGetErrorStr2(tj) : "no frame header (file truncated?)"));
   }
   CAMSERVE_RETURN_IF_ERROR(CheckDimensions(frame.width, frame.height, options));
+  const int64_t pixels = int64_t{frame.width} * frame.height;
+  const int64_t scans = CountJpegScans(jpeg);
+  if (scans > options.max_jpeg_scan_pixels / pixels) {
+    return InvalidArgumentError("JPEG has " + std::to_string(scans) + " scans of " + std::to_string(frame.width) + "x" +
+                                std::to_string(frame.height) + " pixels; at most " +
+                                std::to_string(options.max_jpeg_scan_pixels) +
+                                " scans times pixels are allowed (max_jpeg_scan_pixels)");
+  }
   return frame;
 }
 

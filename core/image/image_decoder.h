@@ -9,7 +9,8 @@
 // Errors: every problem with the input is INVALID_ARGUMENT with a message
 // that says what is wrong: empty input, a format other than JPEG/PNG (the
 // message shows the first bytes), dimensions over DecodeOptions' limits (the
-// message names the limit and the value), truncated or corrupt data (the
+// message names the limit and the value; also too many JPEG scans for the
+// size), truncated or corrupt data (the
 // message includes libjpeg's or libpng's own text). Hostile input never
 // crashes the process or reads outside `encoded`; dimensions are checked
 // before any pixel buffer is allocated.
@@ -27,7 +28,10 @@
 //   file") or corrupt entropy-coded data ("Corrupt JPEG data: ...") is
 //   INVALID_ARGUMENT, where Pillow would silently decode the remains of some
 //   of them. Progressive JPEGs with more than 500 scans are rejected
-//   (TJFLAG_LIMITSCANS), a known denial-of-service pattern.
+//   (TJFLAG_LIMITSCANS), a known denial-of-service pattern, and so are JPEGs
+//   whose scans times pixels exceed max_jpeg_scan_pixels, counted from the
+//   header before decoding: every scan passes over the whole image, so 500
+//   scans of a large image cost hundreds of times a normal decode.
 // - PNG: every color type and bit depth, palettes with tRNS and interlacing.
 //   Alpha is dropped, not blended (as Pillow's convert("RGB")); 1/2/4-bit
 //   gray is scaled to 0..255. 16-bit samples keep their high byte, which is
@@ -67,6 +71,14 @@ struct DecodeOptions {
   // Largest accepted width and height, each in pixels. Must be >= 1.
   // Default: 16384.
   int max_side_px = 16384;
+
+  // Largest accepted number of scans times width * height of a JPEG. Bounds
+  // the CPU a small progressive file can cost: 452 scans of an 8192x8192
+  // image, 1.5 MB, took 13 s to decode (docs/fuzzing.md). Must be >= 1.
+  // Default: 1 Gi, 16 scans at the default max_pixels (libjpeg's
+  // progressive default has 10) and up to the 500 that TurboJPEG allows at 2
+  // Mi pixels or less.
+  int64_t max_jpeg_scan_pixels = int64_t{1} << 30;
 };
 
 enum class ImageFormat { kUnknown, kJpeg, kPng };
@@ -89,7 +101,8 @@ ImageFormat DetectImageFormat(std::string_view encoded);
 // needs to know before decoding. Errors: as DecodeImage's for the header
 // (empty input, another format, a damaged header, dimensions over the
 // limits); an image whose header passes may still fail to decode.
-// Cost: the bytes up to the frame header (JPEG) or the first IDAT (PNG).
+// Cost: the bytes up to the frame header (JPEG) or the first IDAT (PNG),
+// and for a JPEG one memchr pass over the rest to count its scans.
 StatusOr<ImageHeader> ReadImageHeader(std::string_view encoded, const DecodeOptions& options = {});
 
 // Decodes a JPEG or PNG, applies its EXIF orientation and returns RGB.

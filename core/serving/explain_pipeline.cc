@@ -8,6 +8,7 @@
 
 #include "core/image/bilinear_resize.h"
 #include "core/logging/logging.h"
+#include "core/serving/explain_request_checks.h"
 #include "core/serving/heatmap_encoding.h"
 
 namespace camserve {
@@ -30,57 +31,6 @@ std::string ReadableBytes(int64_t bytes) {
   std::snprintf(text, sizeof(text), "%.1f %s", static_cast<double>(bytes) / (mebibytes ? 1 << 20 : 1 << 10),
                 mebibytes ? "MiB" : "KiB");
   return text;
-}
-
-Status CheckLength(const char* field, const std::string& value, int max_bytes) {
-  if (static_cast<int64_t>(value.size()) <= max_bytes) return Status::Ok();
-  return InvalidArgumentError(std::string(field) + " is " + std::to_string(value.size()) + " bytes; at most " +
-                              std::to_string(max_bytes) + " are allowed (limits.max_request_string_bytes)");
-}
-
-// Lengths first: nothing longer than the limits is hashed, logged in full or
-// looked up.
-Status CheckLengths(const ExplainRequest& request, int max_bytes) {
-  CAMSERVE_RETURN_IF_ERROR(CheckLength("request_id", request.request_id, max_bytes));
-  CAMSERVE_RETURN_IF_ERROR(CheckLength("model", request.model, max_bytes));
-  CAMSERVE_RETURN_IF_ERROR(CheckLength("method", request.method, max_bytes));
-  CAMSERVE_RETURN_IF_ERROR(CheckLength("target_layer", request.target_layer, max_bytes));
-  if (request.tensor_shape.size() > ExplainPipeline::kMaxTensorDimensions) {
-    return InvalidArgumentError("tensor shape has " + std::to_string(request.tensor_shape.size()) +
-                                " dimensions; at most " + std::to_string(ExplainPipeline::kMaxTensorDimensions) +
-                                " ([1, 3, H, W])");
-  }
-  return Status::Ok();
-}
-
-// What the request's input looks like before it is decoded.
-struct InputShape {
-  int original_width_px = 0;
-  int original_height_px = 0;
-  // Decoded pixels (3 bytes each); 0 for tensors.
-  int64_t decoded_bytes = 0;
-};
-
-StatusOr<InputShape> ReadInputShape(const ExplainRequest& request, const DecodeOptions& decode) {
-  switch (request.input_kind) {
-    case ExplainRequest::InputKind::kImage: {
-      StatusOr<ImageHeader> header = ReadImageHeader(request.image, decode);
-      if (!header.ok()) return header.status();
-      return InputShape{header->width, header->height, int64_t{3} * header->width * header->height};
-    }
-    case ExplainRequest::InputKind::kTensor: {
-      const std::vector<int64_t>& shape = request.tensor_shape;
-      if (shape.size() < 2) return InvalidArgumentError("tensor shape must be [3, H, W] or [1, 3, H, W]");
-      const int64_t height = shape[shape.size() - 2], width = shape[shape.size() - 1];
-      if (height < 1 || width < 1 || height > decode.max_side_px || width > decode.max_side_px) {
-        return InvalidArgumentError("tensor height and width must be in [1, " + std::to_string(decode.max_side_px) +
-                                    "]");
-      }
-      return InputShape{static_cast<int>(width), static_cast<int>(height), 0};
-    }
-    case ExplainRequest::InputKind::kNone: break;
-  }
-  return InvalidArgumentError("the request has no input: set image (JPEG or PNG bytes) or tensor");
 }
 
 HeatmapCacheKey CacheKeyOf(const ExplainRequest& request, const ExplainJob& job, const ModelRunner& runner) {
@@ -264,7 +214,7 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
   pending->request_id = request.request_id;
   pending->context = std::move(context);
   pending->done = std::move(done);
-  const Status lengths = CheckLengths(request, options_.max_request_string_bytes);
+  const Status lengths = CheckRequestLengths(request, options_.max_request_string_bytes);
   if (!lengths.ok()) {
     pending->request_id = pending->request_id.substr(0, options_.max_request_string_bytes);
     return Finish(*pending, lengths, {});
@@ -277,17 +227,11 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
   pending->model_version = runner.version();
 
   // The options, as the runner's job.
-  StatusOr<CamMethodKind> method = ParseCamMethod(request.method.empty() ? "gradcam" : request.method);
+  StatusOr<CamMethodKind> method = RequestMethod(request);
   if (!method.ok()) return Finish(*pending, method.status(), {});
   pending->method = *method;
-  if (request.top_k < 0) {
-    return Finish(*pending, InvalidArgumentError("top_k must be >= 0; was " + std::to_string(request.top_k)), {});
-  }
-  if (request.encoding == HeatmapEncoding::kPngOverlay && request.input_kind == ExplainRequest::InputKind::kTensor) {
-    return Finish(*pending,
-                  InvalidArgumentError("encoding PNG_OVERLAY needs an image input; a tensor has no pixels to overlay"),
-                  {});
-  }
+  const Status options_ok = CheckRequestOptions(request);
+  if (!options_ok.ok()) return Finish(*pending, options_ok, {});
   ExplainJob job;
   job.method = *method;
   job.target_layer = request.target_layer;

@@ -82,9 +82,6 @@ class ExplainPipeline {
     int completion_threads = 2;
   };
 
-  // Most dimensions of a raw tensor's shape ([1, 3, H, W]).
-  static constexpr int kMaxTensorDimensions = 4;
-
   // INVALID_ARGUMENT for bad options or a null registry or clock.
   static StatusOr<std::unique_ptr<ExplainPipeline>> Create(const Options& options, ModelRegistry* registry,
                                                            HeatmapCache* cache, ServerMetrics* metrics,

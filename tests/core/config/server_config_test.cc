@@ -153,6 +153,30 @@ TEST_CASE("unknown keys in the file are errors, so typos do not pass silently") 
   fs::remove(yaml);
 }
 
+TEST_CASE("a file that YAML aliases expand beyond 1 MiB is an error, found quickly") {
+  // 26 levels of mappings naming the level below twice: 2^25 paths.
+  std::string nested = "a0: &a0 {}\n";
+  for (int i = 1; i <= 25; ++i) {
+    nested += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " {x: *a" + std::to_string(i - 1) + ", y: *a" +
+              std::to_string(i - 1) + "}\n";
+  }
+  // One 100 KB string named 100 times, in a list and as models.
+  std::string repeated = "listen: &s " + std::string(100000, 'x') + "\nbatcher: {preferred_batch_sizes: [";
+  for (int i = 0; i < 100; ++i) repeated += "*s, ";
+  repeated += "]}\n";
+  std::string models = "models: [&m {path: " + std::string(100000, 'p') + "}, ";
+  for (int i = 0; i < 100; ++i) models += "*m, ";
+  models += "]\n";
+  for (const std::string& content : {nested, repeated, models}) {
+    const std::string yaml = WriteYaml(content);
+    StatusOr<ServerConfig> config = Load({"--config", yaml.c_str()});
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(config.status().message(), Catch::Contains("expands to more than 1048576 bytes"));
+    fs::remove(yaml);
+  }
+}
+
 TEST_CASE("every key has a flag and an environment variable") {
   for (const ConfigKey& key : ConfigKeys()) {
     if (key.name == "config" || key.name == "model" || key.default_value.empty()) continue;

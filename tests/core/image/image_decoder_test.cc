@@ -341,6 +341,27 @@ TEST_CASE("Size limits are checked before decoding", "[image_decoder]") {
   CheckInvalid(DecodeImage(WithJpegSize(jpeg, 16000, 16000)), {"256000000", "max_pixels"});
 }
 
+TEST_CASE("A JPEG's scans times pixels are bounded from the header, before decoding", "[image_decoder]") {
+  const std::string progressive = ReadFixture("progressive.jpg");  // Pillow's: 10 scans
+  const std::string baseline = ReadFixture("rgb.jpg");             // 1 scan
+  const StatusOr<ImageHeader> header = ReadImageHeader(progressive);
+  REQUIRE(header.ok());
+  const int64_t pixels = int64_t{header->width} * header->height;
+  DecodeOptions options;
+
+  options.max_jpeg_scan_pixels = 2 * pixels;
+  CheckInvalid(DecodeImage(progressive, options), {"scans of", "max_jpeg_scan_pixels"});
+  const StatusOr<ImageHeader> refused = ReadImageHeader(progressive, options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() == DecodeImage(progressive, options).status().message());
+  CHECK(DecodeImage(baseline, options).ok());
+
+  options.max_jpeg_scan_pixels = 100 * pixels;
+  CHECK(DecodeImage(progressive, options).ok());
+  options.max_jpeg_scan_pixels = 0;
+  CheckInvalid(DecodeImage(baseline, options), {"max_jpeg_scan_pixels", "0"});
+}
+
 TEST_CASE("ReadImageHeader gives every fixture's decoded size without decoding", "[image_decoder]") {
   for (const std::string& name : AllFixtures()) {
     DYNAMIC_SECTION(name) {
