@@ -334,8 +334,7 @@ Status HeatmapCache::ReconcileWithValuesLocked() {
       return UnavailableError("cannot read cache values in " + options_.dir + ": " + Describe(it->status()));
   }
   for (const auto& [key, entry] : index_) {
-    if (with_value.count(key) == 0 &&
-        std::find(mismatched.begin(), mismatched.end(), key) == mismatched.end()) {
+    if (with_value.count(key) == 0 && std::find(mismatched.begin(), mismatched.end(), key) == mismatched.end()) {
       mismatched.push_back(key);
     }
   }
@@ -415,8 +414,7 @@ Status HeatmapCache::WriteLocked(rocksdb::WriteBatch* batch) {
                   options_.write_retry_interval_ms, Describe(written));
   } else {
     spdlog::error("heatmap cache {}: writes still fail ({} dropped since the first failure); next try in {} ms: {}",
-                  options_.dir, writes_dropped_while_paused_ + 1, options_.write_retry_interval_ms,
-                  Describe(written));
+                  options_.dir, writes_dropped_while_paused_ + 1, options_.write_retry_interval_ms, Describe(written));
   }
   writes_paused_ = true;
   ++writes_dropped_while_paused_;

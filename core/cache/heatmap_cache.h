@@ -116,10 +116,10 @@ class HeatmapCache {
     int64_t misses = 0;     // since open
     int64_t evictions = 0;  // since open
     // Since open, each also a miss or a dropped value:
-    int64_t read_errors = 0;   // RocksDB reads that failed
-    int64_t write_errors = 0;  // writes that failed or were dropped while paused
-    int64_t damaged = 0;       // damaged values and metadata records deleted
-    int64_t errors = 0;        // the sum of the three above
+    int64_t read_errors = 0;     // RocksDB reads that failed
+    int64_t write_errors = 0;    // writes that failed or were dropped while paused
+    int64_t damaged = 0;         // damaged values and metadata records deleted
+    int64_t errors = 0;          // the sum of the three above
     bool writes_paused = false;  // after a failed write, until one succeeds
   };
 

@@ -143,8 +143,9 @@ OnDisk ReadDirectly(const std::string& dir) {
   return disk;
 }
 
-TEST_CASE("a write failure while serving drops stores without failing, counts each, logs once, and writes resume "
-          "when the fault clears") {
+TEST_CASE(
+    "a write failure while serving drops stores without failing, counts each, logs once, and writes resume "
+    "when the fault clears") {
   const WriteFault fault = GENERATE(WriteFault::kNoSpace, WriteFault::kReadOnly);
   INFO((fault == WriteFault::kNoSpace ? "no space" : "read-only"));
   Harness h;
@@ -229,8 +230,9 @@ TEST_CASE("writes that keep failing are retried once per interval, each retry lo
   CHECK(log.Count("writes work again; 31 writes were dropped while they failed") == 1);
 }
 
-TEST_CASE("8 threads storing and looking up while writes fail and recover never see a wrong value, and the "
-          "accounting matches the disk") {
+TEST_CASE(
+    "8 threads storing and looking up while writes fail and recover never see a wrong value, and the "
+    "accounting matches the disk") {
   Harness h;
   const int64_t capacity = 100000;
   HeatmapCache::Stats at_close;
@@ -390,8 +392,8 @@ TEST_CASE("a value whose size differs from its index record is never served: del
     rocksdb::DB* raw = nullptr;
     REQUIRE(rocksdb::DB::Open(rocksdb::Options(), h.temp / "cache", &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    REQUIRE(db->Put(rocksdb::WriteOptions(), RecordKey('e', KeyOf(1)), SerializeCachedExplanation(ValueOf(1, 500)))
-                .ok());
+    REQUIRE(
+        db->Put(rocksdb::WriteOptions(), RecordKey('e', KeyOf(1)), SerializeCachedExplanation(ValueOf(1, 500))).ok());
     REQUIRE(db->Close().ok());
   }
   LogCapture log;
