@@ -137,8 +137,9 @@ rocksdb::Status OpenOrRecover(const std::string& dir, rocksdb::Env* env, std::un
   std::filesystem::rename(dir, aside, error);
   if (!error) std::filesystem::create_directories(dir, error);
   if (error) {
-    return rocksdb::Status::IOError("damaged (" + damage + "; " + why + ") and cannot be moved aside to " + aside,
-                                    error.message());
+    // Corruption, not IOError: never mistaken for a held LOCK by the caller.
+    return rocksdb::Status::Corruption("damaged (" + damage + "; " + why + ") and cannot be moved aside to " + aside,
+                                       error.message());
   }
   opened = OpenDb(dir, env, db);
   if (opened.ok()) {

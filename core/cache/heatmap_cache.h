@@ -6,8 +6,8 @@
 // its checksum) and a small metadata record ('m' + key: last-use tick, value
 // size, model name). The LRU index and the size accounting live in memory and
 // are rebuilt from the metadata records alone when the cache is opened, so a
-// reopen never reads the values, unless a metadata record is damaged (see
-// "Faults"). A hit refreshes recency in memory only; the refreshed ticks are
+// reopen never reads the values, unless a metadata record is damaged or the
+// directory was repaired (see "Faults"). A hit refreshes recency in memory only; the refreshed ticks are
 // written with the next Store, every `recency_flush_every_hits` hits, and at
 // Close/destruction, so recency survives a clean restart without a write per
 // hit.

@@ -61,6 +61,29 @@ void GarbleCurrent(const std::string& dir) {
   current << "garbage";
 }
 
+// A tmpfs mounted over a folder for the life of the object.
+class Tmpfs {
+ public:
+  Tmpfs(const std::string& path, const std::string& size) : path_(path) {
+    std::filesystem::create_directories(path);
+    mounted_ = mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+    if (!mounted_) error_ = std::strerror(errno);
+  }
+  ~Tmpfs() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  bool Resize(const std::string& size) {
+    return mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0;
+  }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
 // Stores `count` answers in a server on `dir` and stops it cleanly.
 std::vector<v1::ExplainResponse> FillCache(const std::string& dir, const std::vector<std::string>& images) {
   ServerProcess server;
@@ -74,9 +97,10 @@ std::vector<v1::ExplainResponse> FillCache(const std::string& dir, const std::ve
   return answers;
 }
 
-TEST_CASE("a cache directory with a damaged CURRENT is repaired at startup with a warning, and still serves its "
-          "answers",
-          "[cache][faults]") {
+TEST_CASE(
+    "a cache directory with a damaged CURRENT is repaired at startup with a warning, and still serves its "
+    "answers",
+    "[cache][faults]") {
   TempDir dir;
   const std::vector<std::string> images = DigitImages(3);
   const std::vector<v1::ExplainResponse> first = FillCache(dir / "cache", images);
@@ -98,19 +122,22 @@ TEST_CASE("a cache directory with a damaged CURRENT is repaired at startup with 
   }
 }
 
+// Damages `dir` beyond RocksDB's repair: a garbled CURRENT, and in the way
+// of the MANIFEST-000001 that RepairDB writes, a directory that it cannot
+// archive into lost/ (a file here).
+void DamageBeyondRepair(const std::string& dir) {
+  GarbleCurrent(dir);
+  std::filesystem::create_directory(dir + "/MANIFEST-000001");
+  std::ofstream lost(dir + "/lost");
+  lost << "not a directory";
+}
+
 TEST_CASE("a cache directory RocksDB cannot repair is moved aside and replaced by an empty one, with a warning",
           "[cache][faults]") {
   TempDir dir;
   const std::vector<std::string> images = DigitImages(2);
   FillCache(dir / "cache", images);
-  GarbleCurrent(dir / "cache");
-  // RepairDB writes a new MANIFEST-000001 and archives old manifests in
-  // lost/: a directory of that name that cannot be archived stops it.
-  std::filesystem::create_directory(dir / "cache/MANIFEST-000001");
-  {
-    std::ofstream lost(dir / "cache/lost");
-    lost << "not a directory";
-  }
+  DamageBeyondRepair(dir / "cache");
   ServerProcess server;
   StartServer(server, {"--cache-dir", dir / "cache", "--cache-required", "true"});
   CHECK(HasLine(server, "heatmap cache " + (dir / "cache") + ": damaged beyond repair (Corruption"));
@@ -125,6 +152,37 @@ TEST_CASE("a cache directory RocksDB cannot repair is moved aside and replaced b
   const std::string image = ReadBytes(images[0]);
   CHECK_FALSE(MustExplain(*stub, ImageRequest("a", image)).cache_hit());
   CHECK(MustExplain(*stub, ImageRequest("b", image)).cache_hit());
+}
+
+TEST_CASE(
+    "a damaged cache directory that cannot be moved aside (a mount point) disables the cache, or stops a "
+    "server that requires it",
+    "[cache][faults]") {
+  TempDir dir;
+  Tmpfs volume(dir / "cache", "64m");
+  if (!volume.mounted()) {
+    WARN("not run: cannot mount a tmpfs here (" << volume.error() << "); needs root with CAP_SYS_ADMIN");
+    return;
+  }
+  FillCache(dir / "cache", DigitImages(1));
+  DamageBeyondRepair(dir / "cache");
+
+  ServerProcess strict;
+  const Status started =
+      strict.Start({{"--model", DigitsModel(), "--cache-dir", dir / "cache", "--cache-required", "true"}, {}, 120000});
+  REQUIRE_FALSE(started.ok());
+  CHECK_THAT(started.message(), Catch::Contains("cannot open the heatmap cache (cache.required=true)"));
+  CHECK_THAT(started.message(), Catch::Contains("cannot be moved aside to " + (dir / "cache") + ".damaged-"));
+  const StatusOr<int> exit_code = strict.Stop(SIGKILL);
+  REQUIRE(exit_code.ok());
+  CHECK(*exit_code == 1);
+
+  ServerProcess lenient;
+  StartServer(lenient, {"--cache-dir", dir / "cache"});
+  CHECK(HasLine(lenient, "HEATMAP CACHE DISABLED"));
+  auto stub = Connect(lenient);
+  CHECK_FALSE(CacheStats(*stub).enabled());
+  CHECK_FALSE(MustExplain(*stub, ImageRequest("a", ReadBytes(DigitImages(1)[0]))).cache_hit());
 }
 
 // Distinct requests: every image with every method.
@@ -204,29 +262,6 @@ TEST_CASE("a file-size limit reached while serving (real EFBIG) pauses cache wri
   n = ExplainUntilWritesWork(server, *stub, images, n);
   CheckRecovered(server, *stub, images, n);
 }
-
-// A tmpfs mounted over a folder for the life of the object.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& path, const std::string& size) : path_(path) {
-    std::filesystem::create_directories(path);
-    mounted_ = mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-    if (!mounted_) error_ = std::strerror(errno);
-  }
-  ~Tmpfs() {
-    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-  bool Resize(const std::string& size) {
-    return mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0;
-  }
-
- private:
-  std::string path_;
-  bool mounted_ = false;
-  std::string error_;
-};
 
 TEST_CASE("a full disk (a real 1 MiB tmpfs) while serving pauses cache writes; growing it resumes them",
           "[cache][faults]") {
