@@ -101,16 +101,45 @@ rocksdb::Status OpenDb(const std::string& dir, rocksdb::Env* env, std::unique_pt
 // garbled CURRENT or MANIFEST, a missing table file).
 bool IsDamaged(const rocksdb::Status& status) { return status.IsCorruption() || status.IsPathNotFound(); }
 
-// DIR.damaged-YYYYMMDDTHHMMSSZ, in UTC.
-std::string DamagedName(const std::string& dir) {
-  std::filesystem::path path(dir);
-  if (!path.has_filename()) path = path.parent_path();
+// YYYYMMDDTHHMMSSZ, now in UTC.
+std::string UtcStamp() {
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
   std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &utc);
-  return path.string() + ".damaged-" + stamp;
+  return stamp;
+}
+
+// Moves the damaged files of `dir` out of RocksDB's way and leaves `dir`
+// empty; returns where they went. `dir` is renamed to DIR.damaged-STAMP; a
+// directory that cannot be renamed (a volume mounted there) keeps them in
+// DIR/damaged-STAMP, which RocksDB ignores.
+StatusOr<std::string> MoveAside(const std::string& dir) {
+  std::filesystem::path path(dir);
+  if (!path.has_filename()) path = path.parent_path();
+  const std::string stamp = UtcStamp();
+  const std::string renamed = path.string() + ".damaged-" + stamp;
+  std::error_code error;
+  std::filesystem::rename(path, renamed, error);
+  if (!error) {
+    std::filesystem::create_directories(path, error);
+    if (error) return UnavailableError("cannot create a fresh " + path.string() + ": " + error.message());
+    return renamed;
+  }
+  const std::string rename_error = error.message();
+  const std::filesystem::path inside = path / ("damaged-" + stamp);
+  std::filesystem::create_directory(inside, error);
+  for (std::filesystem::directory_iterator it(path, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("damaged-", 0) == 0) continue;  // this and earlier ones
+    std::filesystem::rename(it->path(), inside / name, error);
+  }
+  if (error) {
+    return UnavailableError("cannot move it aside (renaming it to " + renamed + ": " + rename_error +
+                            "; moving its files into " + inside.string() + ": " + error.message() + ")");
+  }
+  return inside.string();
 }
 
 // Opens `dir`; a directory RocksDB calls damaged is repaired, or else moved
@@ -132,19 +161,15 @@ rocksdb::Status OpenOrRecover(const std::string& dir, rocksdb::Env* env, std::un
     }
   }
   const std::string why = repaired.ok() ? "reopen after repair: " + Describe(opened) : "repair: " + Describe(repaired);
-  const std::string aside = DamagedName(dir);
-  std::error_code error;
-  std::filesystem::rename(dir, aside, error);
-  if (!error) std::filesystem::create_directories(dir, error);
-  if (error) {
+  const StatusOr<std::string> aside = MoveAside(dir);
+  if (!aside.ok()) {
     // Corruption, not IOError: never mistaken for a held LOCK by the caller.
-    return rocksdb::Status::Corruption("damaged (" + damage + "; " + why + ") and cannot be moved aside to " + aside,
-                                       error.message());
+    return rocksdb::Status::Corruption("damaged (" + damage + "; " + why + ")", aside.status().message());
   }
   opened = OpenDb(dir, env, db);
   if (opened.ok()) {
-    spdlog::warn("heatmap cache {}: damaged beyond repair ({}; {}); moved it aside to {} and started empty", dir,
-                 damage, why, aside);
+    spdlog::warn("heatmap cache {}: damaged beyond repair ({}; {}); moved its files aside to {} and started empty", dir,
+                 damage, why, *aside);
   }
   return opened;
 }

@@ -41,8 +41,9 @@
 //   per failed retry, and once when they work again.
 // - A directory RocksDB refuses to open as corrupt is repaired
 //   (rocksdb::RepairDB); when that fails too, it is renamed to
-//   DIR.damaged-YYYYMMDDTHHMMSSZ and a fresh one is created. Both are logged
-//   at warning level.
+//   DIR.damaged-YYYYMMDDTHHMMSSZ and a fresh one is created, or, when it
+//   cannot be renamed (a volume mounted there), its files are moved into
+//   DIR/damaged-YYYYMMDDTHHMMSSZ. Both are logged at warning level.
 //
 // Thread-safety: all methods may be called concurrently from many threads.
 // Lookup holds the index lock only to find and touch the entry; the RocksDB

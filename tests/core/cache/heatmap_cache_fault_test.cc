@@ -318,7 +318,7 @@ TEST_CASE("a cache directory that cannot be repaired is moved aside and replaced
   auto cache = h.Open();
   INFO(log.All());
   CHECK(log.Count("damaged beyond repair (Corruption") == 1);
-  CHECK(log.Count("moved it aside to " + (h.temp / "cache") + ".damaged-") == 1);
+  CHECK(log.Count("moved its files aside to " + (h.temp / "cache") + ".damaged-") == 1);
   CHECK(cache->stats().entries == 0);
   int damaged_dirs = 0;
   for (const auto& entry : std::filesystem::directory_iterator(h.temp.path())) {
