@@ -199,8 +199,8 @@ ServerMetrics::StateSources StateSourcesOf(const ModelRegistry* registry, const 
   sources.cache = [cache]() -> std::optional<CacheState> {
     if (cache == nullptr) return std::nullopt;
     const HeatmapCache::Stats stats = cache->stats();
-    return CacheState{stats.hits,    stats.misses, stats.evictions,     stats.errors,
-                      stats.entries, stats.bytes,  stats.capacity_bytes};
+    return CacheState{stats.hits,    stats.misses,  stats.evictions, stats.read_errors,    stats.write_errors,
+                      stats.damaged, stats.entries, stats.bytes,     stats.capacity_bytes, stats.writes_paused};
   };
   sources.coalesced_requests = [pipeline] { return pipeline->coalesced_requests(); };
   sources.inflight = [pipeline] {

@@ -4,6 +4,11 @@
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/cuda.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
 #include "core/engine/layer_instrumenter.h"
 
 namespace camserve {
@@ -61,6 +66,32 @@ std::string ConciseMessage(const std::string& text) {
                      end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
+// LibTorch's load errors may span lines (a TorchScript compile error quotes
+// the source); the first says what is wrong, and a startup error is one line.
+std::string FirstLine(const std::string& text) {
+  const size_t start = text.find_first_not_of(" \n\r\t");
+  if (start == std::string::npos) return text;
+  const size_t end = text.find('\n', start);
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// What torch::jit::load would report less clearly: a missing or unreadable
+// file, a directory, a file that is not a zip archive (TorchScript files are).
+Status CheckTorchScriptFile(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (!std::filesystem::exists(status)) return InvalidArgumentError("no such file");
+  if (std::filesystem::is_directory(status)) return InvalidArgumentError("a directory, not a file");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return InvalidArgumentError(std::string("cannot read it: ") + std::strerror(errno));
+  char magic[4] = {};
+  file.read(magic, sizeof(magic));
+  if (file.gcount() != sizeof(magic) || std::memcmp(magic, "PK\x03\x04", sizeof(magic)) != 0) {
+    return InvalidArgumentError("not a TorchScript archive (not a zip file; save the model with torch.jit.save)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status StatusFromModelException(const std::string& what) {
@@ -86,14 +117,26 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   if (!device.ok()) return device.status();
   StatusOr<at::ScalarType> dtype = ResolvePrecision(options.precision, *device);
   if (!dtype.ok()) return dtype.status();
+  const std::string cannot_load = "cannot load TorchScript model '" + path + "': ";
+  if (Status readable = CheckTorchScriptFile(path); !readable.ok()) {
+    return InvalidArgumentError(cannot_load + readable.message());
+  }
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, *device);
+  } catch (const c10::Error& e) {
+    return InvalidArgumentError(cannot_load +
+                                "not a TorchScript archive (truncated, or not written by "
+                                "torch.jit.save): " +
+                                FirstLine(e.what_without_backtrace()));
+  }
+  try {
     module.eval();
     module.to(*device, *dtype);
     for (at::Tensor parameter : module.parameters()) parameter.set_requires_grad(false);
   } catch (const c10::Error& e) {
-    return InvalidArgumentError("cannot load TorchScript model '" + path + "': " + e.what_without_backtrace());
+    return InvalidArgumentError(cannot_load + "cannot move it to " + device->str() + ": " +
+                                FirstLine(e.what_without_backtrace()));
   }
   if (!module.find_method("forward")) {
     return InvalidArgumentError("model '" + path + "' has no forward method");

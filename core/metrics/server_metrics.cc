@@ -43,8 +43,9 @@ prometheus::ClientMetric GaugeSample(double value, std::vector<prometheus::Clien
   return sample;
 }
 
-prometheus::ClientMetric CounterSample(double value) {
+prometheus::ClientMetric CounterSample(double value, std::vector<prometheus::ClientMetric::Label> labels = {}) {
   prometheus::ClientMetric sample;
+  sample.label = std::move(labels);
   sample.counter.value = value;
   return sample;
 }
@@ -152,8 +153,16 @@ class ServerMetrics::StateCollector : public prometheus::Collectable {
     counter("camserve_cache_hits_total", "Heatmap cache lookups that found a valid entry.", cache.hits);
     counter("camserve_cache_misses_total", "Heatmap cache lookups that found none.", cache.misses);
     counter("camserve_cache_evictions_total", "Entries evicted by the LRU size limit.", cache.evictions);
-    counter("camserve_cache_errors_total", "Cache read/write failures and damaged entries (each one a miss).",
-            cache.errors);
+    families->push_back(Family("camserve_cache_errors_total",
+                               "Cache faults, none of which fails a request: failed reads (op=read, a miss), "
+                               "failed or paused writes (op=write, an answer not stored), damaged values and "
+                               "index records deleted (op=damaged).",
+                               MetricType::Counter,
+                               {CounterSample(static_cast<double>(cache.read_errors), {{"op", "read"}}),
+                                CounterSample(static_cast<double>(cache.write_errors), {{"op", "write"}}),
+                                CounterSample(static_cast<double>(cache.damaged), {{"op", "damaged"}})}));
+    gauge("camserve_cache_writes_paused", "1 while cache writes are paused after a failed write, else 0.",
+          cache.writes_paused ? 1 : 0);
     gauge("camserve_cache_entries", "Entries in the heatmap cache.", cache.entries);
     gauge("camserve_cache_bytes", "Bytes charged to the heatmap cache's entries (value + model name + 128).",
           cache.bytes);

@@ -9,7 +9,9 @@
 // State metrics are read from their sources at each scrape:
 //   camserve_queue_depth{model}, camserve_queue_capacity{model},
 //   camserve_model_info{model,version,device} (always 1),
-//   camserve_cache_{hits,misses,evictions,errors}_total, camserve_cache_bytes,
+//   camserve_cache_{hits,misses,evictions}_total,
+//   camserve_cache_errors_total{op} (op: read, write, damaged),
+//   camserve_cache_writes_paused, camserve_cache_bytes,
 //   camserve_cache_entries, camserve_cache_capacity_bytes (when the cache is
 //   enabled), camserve_cache_coalesced_requests_total,
 //   camserve_gpu_memory_{allocated,reserved}_bytes{device} (CUDA models only),
@@ -72,10 +74,13 @@ struct CacheState {
   int64_t hits = 0;
   int64_t misses = 0;
   int64_t evictions = 0;
-  int64_t errors = 0;
+  int64_t read_errors = 0;
+  int64_t write_errors = 0;
+  int64_t damaged = 0;
   int64_t entries = 0;
   int64_t bytes = 0;
   int64_t capacity_bytes = 0;
+  bool writes_paused = false;
 };
 
 // The request pipeline's in-flight byte budget (core/serving/inflight_budget.h).

@@ -146,7 +146,10 @@ TEST_CASE("a scrape of the real server counts what was sent; promtool and the na
   CHECK(SampleValue(text, "camserve_cache_bytes").value_or(0) > 0);
   CHECK(SampleValue(text, "camserve_cache_capacity_bytes") == 1073741824);
   CHECK(SampleValue(text, "camserve_cache_evictions_total") == 0);
-  CHECK(SampleValue(text, "camserve_cache_errors_total") == 0);
+  for (const char* op : {"read", "write", "damaged"}) {
+    CHECK(SampleValue(text, std::string("camserve_cache_errors_total{op=\"") + op + "\"}") == 0);
+  }
+  CHECK(SampleValue(text, "camserve_cache_writes_paused") == 0);
   CHECK(SampleValue(text, "camserve_cache_coalesced_requests_total") == 0);
   CHECK(SampleValue(text, "camserve_process_resident_memory_bytes").value_or(0) > 10e6);
   CHECK(SampleValue(text, "camserve_process_cpu_seconds_total").value_or(0) > 0);

@@ -99,7 +99,7 @@ TEST_CASE("batch sizes: every size up to 16, then 24, 32, 48, 64; in-flight gaug
 
 TEST_CASE("state metrics are read from their sources at every scrape") {
   int64_t depth = 3;
-  std::optional<CacheState> cache = CacheState{10, 4, 2, 1, 7, 7000, 1 << 20};
+  std::optional<CacheState> cache = CacheState{10, 4, 2, 1, 3, 2, 7, 7000, 1 << 20, true};
   ServerMetrics::StateSources sources;
   sources.models = [&] { return std::vector<ModelState>{{"resnet50", "sha256:ab", "cuda:0", depth, 256}}; };
   sources.cache = [&] { return cache; };
@@ -113,7 +113,10 @@ TEST_CASE("state metrics are read from their sources at every scrape") {
   CHECK(SampleValue(text, "camserve_cache_hits_total") == 10);
   CHECK(SampleValue(text, "camserve_cache_misses_total") == 4);
   CHECK(SampleValue(text, "camserve_cache_evictions_total") == 2);
-  CHECK(SampleValue(text, "camserve_cache_errors_total") == 1);
+  CHECK(SampleValue(text, R"(camserve_cache_errors_total{op="read"})") == 1);
+  CHECK(SampleValue(text, R"(camserve_cache_errors_total{op="write"})") == 3);
+  CHECK(SampleValue(text, R"(camserve_cache_errors_total{op="damaged"})") == 2);
+  CHECK(SampleValue(text, "camserve_cache_writes_paused") == 1);
   CHECK(SampleValue(text, "camserve_cache_entries") == 7);
   CHECK(SampleValue(text, "camserve_cache_bytes") == 7000);
   CHECK(SampleValue(text, "camserve_cache_capacity_bytes") == 1 << 20);
