@@ -7,13 +7,17 @@
 // (core/metrics, docs/operations.md).
 //
 // Every configuration key is a flag, an environment variable and a YAML key
-// (docs/configuration.md). Transport security: TLS (or mutual TLS) from the
-// tls.* keys, its files re-read every tls.refresh_interval_s; plaintext only
-// on loopback unless tls.allow_plaintext. Bearer tokens from auth.token_file
-// (server/call_authenticator.h); the health service needs none. SIGTERM or SIGINT drains: the server stops
-// accepting calls, health turns NOT_SERVING, queued and running requests
-// finish within limits.drain_timeout_ms, then the process exits 0. A second
-// signal during the drain exits at once (code 130).
+// (docs/configuration.md).
+//
+// Transport security: TLS (or mutual TLS) from the tls.* keys, its files
+// re-read every tls.refresh_interval_s; plaintext only on loopback unless
+// tls.allow_plaintext. Bearer tokens from auth.token_file
+// (server/call_authenticator.h); the health service needs none.
+//
+// SIGTERM or SIGINT drains: the server stops accepting calls, health turns
+// NOT_SERVING, queued and running requests finish within
+// limits.drain_timeout_ms, then the process exits 0. A second signal during
+// the drain exits at once (code 130).
 #include <grpc/support/log.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
