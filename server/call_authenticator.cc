@@ -20,7 +20,7 @@ std::optional<std::string_view> AuthorizationOf(const grpc::CallbackServerContex
 grpc::Status CallAuthenticator::Check(const grpc::CallbackServerContext& context, const char* rpc, TokenRole required,
                                       const std::string& request_id) const {
   if (tokens_ == nullptr) return grpc::Status::OK;
-  const AuthDecision decision = tokens_->Authorize(AuthorizationOf(context), required);
+  const AuthDecision decision = tokens_->Current()->Authorize(AuthorizationOf(context), required);
   if (decision.status.ok()) return grpc::Status::OK;
   if (metrics_ != nullptr) metrics_->RecordAuthFailure(AuthFailureName(decision.failure));
   AccessRecord record;

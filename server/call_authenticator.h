@@ -3,24 +3,25 @@
 // first, before any work (no cache lookup, no decoding); a refused call is
 // counted in camserve_auth_failures_total{reason}, gets one access-log line
 // with its code, and is finished by the handler with the returned status.
-// Without a token file every call passes. The health service does not go
-// through here: it stays open.
+// The tokens are the token file's current ones (core/security/token_file.h:
+// re-read when the file changes). Without a token file every call passes.
+// The health service does not go through here: it stays open.
 //
 // Thread-safety: immutable; Check may be called from any number of threads.
-// Ownership: the authenticator (may be null: no authentication) and the
-// metrics (may be null) are borrowed and must outlive the gRPC server.
+// Ownership: the token file (may be null: no authentication) and the metrics
+// (may be null) are borrowed and must outlive the gRPC server.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include "core/metrics/server_metrics.h"
-#include "core/security/token_authenticator.h"
+#include "core/security/token_file.h"
 
 namespace camserve {
 
 class CallAuthenticator {
  public:
-  CallAuthenticator(const TokenAuthenticator* tokens, ServerMetrics* metrics) : tokens_(tokens), metrics_(metrics) {}
+  CallAuthenticator(TokenFile* tokens, ServerMetrics* metrics) : tokens_(tokens), metrics_(metrics) {}
 
   // OK, or UNAUTHENTICATED / PERMISSION_DENIED for the call `rpc` (its name
   // in the access log) that needs `required`; `request_id` is logged with a
@@ -29,7 +30,7 @@ class CallAuthenticator {
                      const std::string& request_id = "") const;
 
  private:
-  const TokenAuthenticator* const tokens_;
+  TokenFile* const tokens_;
   ServerMetrics* const metrics_;
 };
 

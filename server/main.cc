@@ -11,8 +11,8 @@
 //
 // Transport security: TLS (or mutual TLS) from the tls.* keys, its files
 // re-read every tls.refresh_interval_s; plaintext only on loopback unless
-// tls.allow_plaintext. Bearer tokens from auth.token_file
-// (server/call_authenticator.h); the health service needs none.
+// tls.allow_plaintext. Bearer tokens from auth.token_file, re-read when it
+// changes (server/call_authenticator.h); the health service needs none.
 //
 // SIGTERM or SIGINT drains: the server stops accepting calls, health turns
 // NOT_SERVING, queued and running requests finish within
@@ -47,7 +47,7 @@
 #include "core/metrics/metrics_endpoint.h"
 #include "core/metrics/server_metrics.h"
 #include "core/security/tls_files.h"
-#include "core/security/token_authenticator.h"
+#include "core/security/token_file.h"
 #include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
 #include "server/explainer_service.h"
@@ -307,15 +307,24 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     spdlog::error("cannot serve TLS: {}", transport.message());
     return 1;
   }
-  std::unique_ptr<TokenAuthenticator> tokens;
+  std::unique_ptr<TokenFile> tokens;
   if (!config->auth_token_file.empty()) {
-    StatusOr<std::unique_ptr<TokenAuthenticator>> loaded_tokens = TokenAuthenticator::FromFile(config->auth_token_file);
-    if (!loaded_tokens.ok()) {
-      spdlog::error("cannot load the tokens: {}", loaded_tokens.status().message());
+    StatusOr<std::unique_ptr<TokenFile>> opened_tokens =
+        TokenFile::Open(config->auth_token_file, [](const Status& reloaded, size_t token_count) {
+          if (reloaded.ok()) {
+            spdlog::info("token file changed: {} token(s) in force", token_count);
+          } else {
+            spdlog::error("token file changed but cannot be used, keeping the {} token(s) in force: {}", token_count,
+                          reloaded.message());
+          }
+        });
+    if (!opened_tokens.ok()) {
+      spdlog::error("cannot load the tokens: {}", opened_tokens.status().message());
       return 1;
     }
-    tokens = std::move(loaded_tokens).value();
-    spdlog::info("token authentication on: {} token(s) from {}", tokens->token_count(), config->auth_token_file);
+    tokens = std::move(opened_tokens).value();
+    spdlog::info("token authentication on: {} token(s) from {}", tokens->Current()->token_count(),
+                 config->auth_token_file);
   }
   // LibTorch's process-wide settings, once, before any model loads.
   TorchProcessOptions torch;

@@ -359,8 +359,8 @@ std::vector<ConfigKey> MakeKeyTable() {
   keys.push_back(BoolKey("tls.allow_plaintext", &ServerConfig::tls_allow_plaintext,
                          "allow plaintext on a non-loopback listen address (behind a TLS-terminating proxy)"));
   keys.push_back(StringKey("auth.token_file", &ServerConfig::auth_token_file,
-                           "bearer tokens, one per line ('TOKEN' or 'TOKEN admin'); set: every Explainer call "
-                           "needs one",
+                           "bearer tokens, one per line ('TOKEN' or 'TOKEN admin'), re-read when it changes; set: "
+                           "every Explainer call needs one",
                            "a path or empty"));
   const ServerConfig defaults;
   for (ConfigKey& key : keys) key.default_value = key.format(defaults);

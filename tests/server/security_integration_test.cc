@@ -192,6 +192,18 @@ TEST_CASE("with a token file every Explainer RPC needs a token and ClearCache an
     CHECK(SampleValue(scrape->body, "camserve_auth_failures_total{reason=\"not_admin\"}") == 1.0);
   }
 
+  SECTION("a token removed from the file is refused from the next call, without a restart") {
+    CHECK(GetModelInfo(*user).ok());
+    REQUIRE(WriteFileBytes(pki.dir / "tokens.new", std::string(kAdminToken) + " admin\n").ok());
+    std::filesystem::rename(pki.dir / "tokens.new", pki.dir / "tokens");
+    CheckRefused(GetModelInfo(*user), grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(GetModelInfo(*admin).ok());
+    CHECK(server
+              .WaitForLogLine(
+                  [](const std::string& line) { return line.find("token file changed") != std::string::npos; }, 10000)
+              .ok());
+  }
+
   SECTION("health answers SERVING without a token") {
     CHECK(HealthOf(server, TlsClient(pki, "ca")) == grpc::health::v1::HealthCheckResponse::SERVING);
   }
