@@ -10,8 +10,12 @@
 namespace camserve {
 
 ExplainerService::ExplainerService(ExplainPipeline* pipeline, ModelRegistry* registry, HeatmapCache* cache,
-                                   const Options& options)
-    : pipeline_(pipeline), registry_(registry), cache_(cache), options_(options) {}
+                                   CallAuthenticator authenticator, const Options& options)
+    : pipeline_(pipeline),
+      registry_(registry),
+      cache_(cache),
+      authenticator_(std::move(authenticator)),
+      options_(options) {}
 
 namespace {
 
@@ -31,10 +35,26 @@ class ExplainReactor final : public grpc::ServerUnaryReactor {
   std::shared_ptr<const void> budget_share_;
 };
 
+// An ExplainStream refused before reading anything.
+class RefusedStreamReactor final : public grpc::ServerBidiReactor<v1::ExplainRequest, v1::ExplainResponse> {
+ public:
+  explicit RefusedStreamReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// The call's reactor, finished at once with `status`.
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ExplainerService::Explain(grpc::CallbackServerContext* context,
                                                     const v1::ExplainRequest* request, v1::ExplainResponse* response) {
+  const grpc::Status allowed = authenticator_.Check(*context, "Explain", TokenRole::kUser, request->request_id());
+  if (!allowed.ok()) return Refused(context, allowed);
   auto* reactor = new ExplainReactor();
   pipeline_->Submit(ExplainRequestFromProto(*request, "Explain"), CallContextOf(context, pipeline_->clock()),
                     [reactor, response](const Status& status, ExplainReply reply) {
@@ -45,12 +65,16 @@ grpc::ServerUnaryReactor* ExplainerService::Explain(grpc::CallbackServerContext*
 
 grpc::ServerBidiReactor<v1::ExplainRequest, v1::ExplainResponse>* ExplainerService::ExplainStream(
     grpc::CallbackServerContext* context) {
+  const grpc::Status allowed = authenticator_.Check(*context, "ExplainStream", TokenRole::kUser);
+  if (!allowed.ok()) return new RefusedStreamReactor(allowed);
   return new ExplainStreamReactor(pipeline_, context, options_.max_stream_inflight);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::GetModelInfo(grpc::CallbackServerContext* context,
                                                          const v1::GetModelInfoRequest* request,
                                                          v1::GetModelInfoResponse* response) {
+  const grpc::Status allowed = authenticator_.Check(*context, "GetModelInfo", TokenRole::kUser);
+  if (!allowed.ok()) return Refused(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!request->model().empty()) {
     StatusOr<ModelRunner*> found = registry_->Find(request->model());
@@ -83,6 +107,8 @@ grpc::ServerUnaryReactor* ExplainerService::GetModelInfo(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* ExplainerService::GetCacheStats(grpc::CallbackServerContext* context,
                                                           const v1::GetCacheStatsRequest*,
                                                           v1::GetCacheStatsResponse* response) {
+  const grpc::Status allowed = authenticator_.Check(*context, "GetCacheStats", TokenRole::kUser);
+  if (!allowed.ok()) return Refused(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   response->set_coalesced(pipeline_->coalesced_requests());
   if (cache_ != nullptr) {
@@ -106,6 +132,8 @@ grpc::ServerUnaryReactor* ExplainerService::GetCacheStats(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ExplainerService::ClearCache(grpc::CallbackServerContext* context,
                                                        const v1::ClearCacheRequest* request,
                                                        v1::ClearCacheResponse* response) {
+  const grpc::Status allowed = authenticator_.Check(*context, "ClearCache", TokenRole::kAdmin);
+  if (!allowed.ok()) return Refused(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (cache_ == nullptr) {
     reactor->Finish(ToGrpcStatus(FailedPreconditionError("the heatmap cache is disabled")));

@@ -5,7 +5,9 @@
 // (server/proto_conversion.h), hands it to the pipeline, and finishes the
 // call from the pipeline's answer through the one status conversion
 // (server/grpc_status.h); it never waits for the model. ExplainStream's
-// reactor is in server/explain_stream_reactor.h.
+// reactor is in server/explain_stream_reactor.h. Every handler first checks
+// the call's token (server/call_authenticator.h): a refused call does no
+// work; ClearCache needs an admin token.
 //
 // Thread-safety: gRPC calls the handlers concurrently; the service has no
 // mutable state of its own.
@@ -17,6 +19,7 @@
 #include "core/cache/heatmap_cache.h"
 #include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
+#include "server/call_authenticator.h"
 
 namespace camserve {
 
@@ -29,7 +32,8 @@ class ExplainerService final : public v1::Explainer::CallbackService {
   };
 
   // REQUIRES: pipeline and registry are not null.
-  ExplainerService(ExplainPipeline* pipeline, ModelRegistry* registry, HeatmapCache* cache, const Options& options);
+  ExplainerService(ExplainPipeline* pipeline, ModelRegistry* registry, HeatmapCache* cache,
+                   CallAuthenticator authenticator, const Options& options);
 
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
                                     v1::ExplainResponse* response) override;
@@ -46,6 +50,7 @@ class ExplainerService final : public v1::Explainer::CallbackService {
   ExplainPipeline* const pipeline_;
   ModelRegistry* const registry_;
   HeatmapCache* const cache_;
+  const CallAuthenticator authenticator_;
   const Options options_;
 };
 

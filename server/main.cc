@@ -7,18 +7,28 @@
 // (core/metrics, docs/operations.md).
 //
 // Every configuration key is a flag, an environment variable and a YAML key
-// (docs/configuration.md). SIGTERM or SIGINT drains: the server stops
-// accepting calls, health turns NOT_SERVING, queued and running requests
-// finish within limits.drain_timeout_ms, then the process exits 0. A second
-// signal during the drain exits at once (code 130).
+// (docs/configuration.md).
+//
+// Transport security: TLS (or mutual TLS) from the tls.* keys, its files
+// re-read every tls.refresh_interval_s; plaintext only on loopback unless
+// tls.allow_plaintext. Bearer tokens from auth.token_file, re-read when it
+// changes (server/call_authenticator.h); the health service needs none.
+//
+// SIGTERM or SIGINT drains: the server stops accepting calls, health turns
+// NOT_SERVING, queued and running requests finish within
+// limits.drain_timeout_ms, then the process exits 0. A second signal during
+// the drain exits at once (code 130).
 #include <grpc/support/log.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +46,8 @@
 #include "core/logging/logging.h"
 #include "core/metrics/metrics_endpoint.h"
 #include "core/metrics/server_metrics.h"
+#include "core/security/tls_files.h"
+#include "core/security/token_file.h"
 #include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
 #include "server/explainer_service.h"
@@ -86,12 +98,67 @@ class DeviceHealth {
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Plaintext, or TLS from files that gRPC re-reads every
+// tls.refresh_interval_s (rotated certificates are served without a
+// restart); with tls.client_ca_file, clients must present a certificate it
+// signed.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsOf(const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  const bool mutual = !config.tls_client_ca_file.empty();
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.tls_key_file, config.tls_cert_file, config.tls_client_ca_file,
+      static_cast<unsigned int>(config.tls_refresh_interval_s));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (mutual) options.watch_root_certs();
+  options.set_cert_request_type(mutual ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                       : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+// The transport, as one line for the start-up log.
+std::string TransportOf(const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return "plaintext";
+  return config.tls_client_ca_file.empty() ? "TLS" : "mutual TLS";
+}
+
+// Refuses to start on TLS files that cannot serve; warns about plaintext
+// off loopback (allowed only by tls.allow_plaintext).
+Status CheckTransport(const ServerConfig& config) {
+  if (!config.tls_cert_file.empty()) {
+    return CheckServerTlsFiles(config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file);
+  }
+  if (!IsLoopbackAddress(config.listen)) {
+    spdlog::warn(
+        "!!! PLAINTEXT on {}, a non-loopback address (tls.allow_plaintext=true): calls, images and tokens "
+        "cross the network unencrypted unless a TLS-terminating proxy or mesh fronts camserve",
+        config.listen);
+  }
+  return Status::Ok();
+}
+
+// Drops the reflection plugin, which linking grpc++_reflection registers for
+// every server builder (a static initializer), so `reflection: false` holds.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return dynamic_cast<grpc::reflection::ProtoServerReflectionPlugin*>(plugin.get()) !=
+                                           nullptr;
+                                  }),
+                   plugins->end());
+  }
+};
+
 std::unique_ptr<grpc::Server> StartGrpcServer(const ServerConfig& config, ExplainerService* service,
                                               int* selected_port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), selected_port);
+  if (!config.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
+  builder.AddListeningPort(config.listen, ServerCredentialsOf(config), selected_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits_max_receive_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(config.grpc_keepalive_time_ms));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(config.grpc_keepalive_timeout_ms));
@@ -235,6 +302,30 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
     return 2;
   }
   RouteGrpcLogsToSpdlog();
+  const Status transport = CheckTransport(*config);
+  if (!transport.ok()) {
+    spdlog::error("cannot serve TLS: {}", transport.message());
+    return 1;
+  }
+  std::unique_ptr<TokenFile> tokens;
+  if (!config->auth_token_file.empty()) {
+    StatusOr<std::unique_ptr<TokenFile>> opened_tokens =
+        TokenFile::Open(config->auth_token_file, [](const Status& reloaded, size_t token_count) {
+          if (reloaded.ok()) {
+            spdlog::info("token file changed: {} token(s) in force", token_count);
+          } else {
+            spdlog::error("token file changed but cannot be used, keeping the {} token(s) in force: {}", token_count,
+                          reloaded.message());
+          }
+        });
+    if (!opened_tokens.ok()) {
+      spdlog::error("cannot load the tokens: {}", opened_tokens.status().message());
+      return 1;
+    }
+    tokens = std::move(opened_tokens).value();
+    spdlog::info("token authentication on: {} token(s) from {}", tokens->Current()->token_count(),
+                 config->auth_token_file);
+  }
   // LibTorch's process-wide settings, once, before any model loads.
   TorchProcessOptions torch;
   torch.intra_op_threads = config->threads_intra_op;
@@ -278,7 +369,8 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   metrics->SetStateSources(StateSourcesOf(registry.get(), cache.get(), pipeline.get()));
   ExplainerService::Options service_options;
   service_options.max_stream_inflight = config->limits_max_stream_inflight;
-  ExplainerService service(pipeline.get(), registry.get(), cache.get(), service_options);
+  ExplainerService service(pipeline.get(), registry.get(), cache.get(), CallAuthenticator(tokens.get(), metrics.get()),
+                           service_options);
   StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(config->metrics_listen, *metrics);
   if (!endpoint.ok()) {
     spdlog::error("{} (metrics_listen)", endpoint.status().message());
@@ -295,10 +387,11 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
   health.Attach(server->GetHealthCheckService());
   spdlog::info(
-      "camserve listening on {}:{} (default model '{}', max batch {}, queue delay {} us, {} worker(s), "
+      "camserve listening on {}:{} ({}{}; default model '{}', max batch {}, queue delay {} us, {} worker(s), "
       "in-flight budget {} bytes)",
-      HostOf(config->listen), port, registry->default_model(), config->batcher_max_batch_size,
-      config->batcher_max_queue_delay_us, config->batcher_workers, config->limits_max_inflight_bytes);
+      HostOf(config->listen), port, TransportOf(*config), tokens ? ", bearer tokens" : "", registry->default_model(),
+      config->batcher_max_batch_size, config->batcher_max_queue_delay_us, config->batcher_workers,
+      config->limits_max_inflight_bytes);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -13,6 +13,7 @@
 // level without any OK answer (its reports are written first).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -131,8 +132,11 @@ Status RunBenchmark(const BenchOptions& options) {
   StatusOr<std::vector<std::string>> images = LoadRequestImages(options, *file_bytes);
   if (!images.ok()) return images.status();
 
-  GrpcExplainTransport transport(MakeExplainerChannel(options.request.address), options.RequestTemplate(),
-                                 options.request.deadline_ms);
+  StatusOr<ClientChannelOptions> channel_options =
+      ChannelOptionsFromFlags(options.request.connection, std::getenv(kTokenEnvironmentVariable));
+  if (!channel_options.ok()) return channel_options.status();
+  GrpcExplainTransport transport(MakeExplainerChannel(options.request.address, *channel_options),
+                                 options.RequestTemplate(), options.request.deadline_ms);
   CAMSERVE_RETURN_IF_ERROR(ProbeServer(options, &transport, *file_bytes));
   StatusOr<std::unique_ptr<LoadGenerator>> generator = LoadGenerator::Create(options.load, &transport, &images.value());
   if (!generator.ok()) return generator.status();

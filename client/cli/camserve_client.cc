@@ -11,11 +11,15 @@
 // timings, and writes STEM.heatmap.png, STEM.overlay.png and STEM.npy into
 // --out (see client/cli/heatmap_files.h). Up to --concurrency requests are in
 // flight at once so that the server can batch them; a failed image is
-// reported and the others go on. --info prints GetModelInfo. The flags are
-// client/cli/client_options.h's.
+// reported and the others go on. --info prints GetModelInfo. --health only
+// asks the gRPC health service (grpc.health.v1.Health/Check, no token
+// needed) about camserve.v1.Explainer, for container health checks. The
+// flags are client/cli/client_options.h's; TLS and the bearer token come
+// from the connection flags (client/common/connection_flags.h).
 //
-// Exit status: 0 when everything succeeded; 1 when the server cannot be
-// reached, an RPC failed or any image failed; 2 for a bad command line.
+// Exit status: 0 when everything succeeded (--health: SERVING); 1 when the
+// server cannot be reached, an RPC failed, any image failed or the server is
+// not SERVING; 2 for a bad command line.
 // docs/client.md documents every flag and the output.
 #include <unistd.h>
 
@@ -24,6 +28,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -39,11 +44,13 @@
 #include "client/common/request_flags.h"
 #include "core/image/image_decoder.h"
 #include "core/util/file_io.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace camserve {
 namespace {
 
 constexpr char kProgram[] = "camserve-client";
+constexpr char kServiceName[] = "camserve.v1.Explainer";
 constexpr int kFailureExitCode = 1;
 constexpr int kUsageExitCode = 2;
 
@@ -75,7 +82,8 @@ std::chrono::system_clock::time_point DeadlineAfter(int milliseconds) {
 }
 
 // Connects, failing as soon as the first attempt fails (nothing listening,
-// unknown host) rather than retrying until the deadline.
+// unknown host, TLS handshake refused) rather than retrying until the
+// deadline.
 Status WaitForServer(grpc::Channel& channel, const RequestFlags& flags) {
   const auto deadline = DeadlineAfter(flags.deadline_ms);
   for (;;) {
@@ -83,7 +91,8 @@ Status WaitForServer(grpc::Channel& channel, const RequestFlags& flags) {
     if (state == GRPC_CHANNEL_READY) return Status::Ok();
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
       return UnavailableError("cannot connect to a camserve server at " + flags.address +
-                              ": nothing listens there or the host is unknown (set the address with --addr)");
+                              ": nothing listens there, the host is unknown or the TLS handshake failed (set the "
+                              "address with --addr; TLS with --tls, --tls-ca-file, --tls-cert-file)");
     }
     if (!channel.WaitForStateChange(state, deadline)) {
       return Status(StatusCode::kDeadlineExceeded, "no connection to " + flags.address + " within " +
@@ -136,6 +145,24 @@ Status PrintModelInfo(v1::Explainer::Stub& stub, const RequestFlags& flags) {
   context.set_deadline(DeadlineAfter(flags.deadline_ms));
   CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub.GetModelInfo(&context, request, &response)));
   for (const v1::ModelInfo& model : response.models()) std::fputs(FormatModelInfo(model).c_str(), stdout);
+  return Status::Ok();
+}
+
+// Asks the health service whether camserve.v1.Explainer serves; prints the
+// answer. OK only for SERVING.
+Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const RequestFlags& flags) {
+  const std::unique_ptr<grpc::health::v1::Health::Stub> stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(kServiceName);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(flags.deadline_ms));
+  CAMSERVE_RETURN_IF_ERROR(FromGrpcStatus(stub->Check(&context, request, &response)));
+  const std::string& name = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+  std::printf("%s: %s\n", kServiceName, name.c_str());
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return UnavailableError(std::string(kServiceName) + " is " + name);
+  }
   return Status::Ok();
 }
 
@@ -242,9 +269,16 @@ int Main(int argc, char** argv) {
     if (!created.ok()) return Fail(created, kFailureExitCode);
   }
 
-  const std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(flags.address);
+  const StatusOr<ClientChannelOptions> channel_options =
+      ChannelOptionsFromFlags(flags.connection, std::getenv(kTokenEnvironmentVariable));
+  if (!channel_options.ok()) return Fail(channel_options.status(), kUsageExitCode);
+  const std::shared_ptr<grpc::Channel> channel = MakeExplainerChannel(flags.address, *channel_options);
   const Status connected = WaitForServer(*channel, flags);
   if (!connected.ok()) return Fail(connected, kFailureExitCode);
+  if (run->options.health) {
+    const Status serving = CheckHealth(channel, flags);
+    return serving.ok() ? 0 : Fail(serving, kFailureExitCode);
+  }
   const std::unique_ptr<v1::Explainer::Stub> stub = v1::Explainer::NewStub(channel);
   if (run->options.info) {
     const Status printed = PrintModelInfo(*stub, flags);

@@ -10,10 +10,14 @@ void AddClientFlags(CLI::App& app, ClientOptions* options) {
       ->check(Positive())
       ->capture_default_str();
   app.add_flag("--info", options->info, "print the served models (only --model's if given), layers, methods");
+  app.add_flag("--health", options->health,
+               "only check the gRPC health service (no token needed); exit 0 when SERVING");
   app.add_option("IMAGE_OR_FOLDER", options->inputs,
                  "JPEG/PNG images to explain; a folder stands for its .jpg/.jpeg/.png files");
   app.callback([options] {
-    if (options->inputs.empty() && !options->info) throw CLI::ValidationError("give IMAGE_OR_FOLDER... or --info");
+    if (options->inputs.empty() && !options->info && !options->health) {
+      throw CLI::ValidationError("give IMAGE_OR_FOLDER..., --info or --health");
+    }
   });
 }
 

@@ -2,18 +2,18 @@
 // place (on CLI11) so that the binary, its --help and its tests agree on
 // every flag. The defaults are the initial values of ClientOptions.
 //
-//   camserve-client [--addr HOST:PORT] [request flags] [--out DIR]
-//                   [--concurrency N] [--deadline-ms MS] [--info]
-//                   IMAGE_OR_FOLDER...
+//   camserve-client [--addr HOST:PORT] [request flags] [connection flags]
+//                   [--out DIR] [--concurrency N] [--deadline-ms MS]
+//                   [--info] [--health] IMAGE_OR_FOLDER...
 //
 // Flags and IMAGE_OR_FOLDER arguments may come in any order; everything
-// after "--" is an IMAGE_OR_FOLDER even if it starts with "-". --info takes
-// no value (--info=false turns it off).
+// after "--" is an IMAGE_OR_FOLDER even if it starts with "-". --info and
+// --health take no value (--info=false turns it off).
 //
 // Thread-safety: free functions on values.
 // Errors: INVALID_ARGUMENT whose message names the flag ("--concurrency:
-// must be > 0; was 0", "unknown flag --speed"), or "give IMAGE_OR_FOLDER...
-// or --info" when there is nothing to do. Paths are not looked at here.
+// must be > 0; was 0", "unknown flag --speed"), or "give IMAGE_OR_FOLDER...,
+// --info or --health" when there is nothing to do. Paths are not looked at here.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -44,6 +44,9 @@ struct ClientOptions {
   int concurrency = 4;
   // --info: print the served models (only --model's if given). Default: off.
   bool info = false;
+  // --health: ask the gRPC health service (no token needed) whether
+  // camserve.v1.Explainer is SERVING, and do nothing else. Default: off.
+  bool health = false;
   // IMAGE_OR_FOLDER...: as given; image_inputs.h expands the folders.
   std::vector<std::string> inputs;
 };

@@ -33,6 +33,7 @@ void AddRequestFlags(CLI::App& app, RequestFlags* flags) {
                                          "heatmap size: the model input's, the target layer's or the image's");
   app.add_option("--bypass-cache", flags->bypass_cache, "skip the server's cache lookup and store")
       ->default_str(BoolText(flags->bypass_cache));
+  AddConnectionFlags(app, &flags->connection);
 }
 
 v1::ExplainRequest RequestTemplateFromFlags(const RequestFlags& flags) {

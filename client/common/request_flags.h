@@ -3,6 +3,7 @@
 //   --addr HOST:PORT  --deadline-ms MS
 //   --model NAME  --method NAME  --layer PATH  --class N  --top-k N
 //   --resolution input|feature|original  --bypass-cache true|false
+//   and the connection flags (TLS, token: client/common/connection_flags.h)
 //
 // A tool sets its own defaults in RequestFlags before AddRequestFlags, and
 // the help shows those.
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "camserve/v1/explainer.pb.h"
+#include "client/common/connection_flags.h"
 
 namespace camserve {
 
@@ -41,6 +43,8 @@ struct RequestFlags {
   v1::HeatmapResolution resolution = v1::HEATMAP_RESOLUTION_INPUT;
   // --bypass-cache: skip the server's cache lookup and store. Default: false.
   bool bypass_cache = false;
+  // --tls*, --token-file: how to connect to --addr.
+  ConnectionFlags connection;
 };
 
 // Adds the flags above to `app`, bound to `flags`, whose current values are

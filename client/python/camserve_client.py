@@ -15,8 +15,15 @@ Generate the stubs once with the system protoc, then run with Debian's python
   /usr/bin/python3 client/python/camserve_client.py --stubs /tmp/camserve-stubs \
       --addr 127.0.0.1:50051 --image build/models/digits_sample.png --out /tmp
 
+TLS and tokens work as in camserve-client: --tls-ca-file (PEM roots; TLS is
+on with any --tls* flag, with the system's roots without --tls-ca-file),
+--tls-cert-file/--tls-key-file (mutual TLS), --tls-server-name, and the bearer
+token from the first token of --token-file, else from the environment
+variable CAMSERVE_TOKEN.
+
 Exit status: 0 on success, 1 when the RPC fails (the server's status code and
-message are printed), 2 for a bad command line or missing stubs.
+message are printed), 2 for a bad command line, unreadable TLS or token files,
+or missing stubs.
 """
 
 import argparse
@@ -28,6 +35,7 @@ RESOLUTIONS = ("original", "input", "feature")
 # The largest response accepted; a FLOAT32 heatmap of a 12-megapixel photo at
 # ORIGINAL resolution is 48 MiB. The same limit as camserve-client.
 MAX_RECEIVE_MESSAGE_BYTES = 256 << 20
+TOKEN_ENVIRONMENT_VARIABLE = "CAMSERVE_TOKEN"
 
 
 def parse_args(argv):
@@ -47,7 +55,20 @@ def parse_args(argv):
     parser.add_argument("--out", default=".", help="folder for STEM.npy and STEM.heatmap.png (default .)")
     parser.add_argument("--stubs", default=None,
                         help="folder generate_stubs.sh wrote (default: find them on PYTHONPATH)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (implied by any --tls-* flag)")
+    parser.add_argument("--tls-ca-file", default="", metavar="PEM",
+                        help="root certificates the server's certificate must chain to (default: the system's)")
+    parser.add_argument("--tls-cert-file", default="", metavar="PEM",
+                        help="client certificate for mutual TLS (with --tls-key-file)")
+    parser.add_argument("--tls-key-file", default="", metavar="PEM", help="private key of --tls-cert-file")
+    parser.add_argument("--tls-server-name", default="", metavar="NAME",
+                        help="name the server's certificate must hold (default: --addr's host)")
+    parser.add_argument("--token-file", default="", metavar="FILE",
+                        help="file whose first token is sent as 'authorization: Bearer <token>' "
+                        "(default: the environment variable %s)" % TOKEN_ENVIRONMENT_VARIABLE)
     args = parser.parse_args(argv)
+    if bool(args.tls_cert_file) != bool(args.tls_key_file):
+        parser.error("--tls-cert-file and --tls-key-file go together")
     if args.top_k < 0:
         parser.error("--top-k: must be >= 0; was %d" % args.top_k)
     if args.deadline_ms < 1:
@@ -66,6 +87,50 @@ def import_stubs(stubs_dir):
               "--stubs DIR or put DIR on PYTHONPATH" % (PROGRAM, error), file=sys.stderr)
         sys.exit(2)
     return explainer_pb2, explainer_pb2_grpc
+
+
+def read_file(flag, path):
+    """The bytes of the file a flag names, or exits 2."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as error:
+        print("%s: %s: cannot read %s: %s" % (PROGRAM, flag, path, error.strerror), file=sys.stderr)
+        sys.exit(2)
+
+
+def first_token(text):
+    """The first token of a token file: the first word of the first line that is neither blank nor a comment."""
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and not fields[0].startswith("#"):
+            return fields[0]
+    return ""
+
+
+def bearer_token(args):
+    if args.token_file:
+        token = first_token(read_file("--token-file", args.token_file).decode("utf-8", "replace"))
+        if not token:
+            print("%s: --token-file: %s holds no token" % (PROGRAM, args.token_file), file=sys.stderr)
+            sys.exit(2)
+        return token
+    return os.environ.get(TOKEN_ENVIRONMENT_VARIABLE, "")
+
+
+def open_channel(grpc, args):
+    """A plaintext or TLS channel to --addr that sends the bearer token, if any, with every call."""
+    options = [("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES)]
+    tls = args.tls or args.tls_ca_file or args.tls_cert_file or args.tls_server_name
+    if args.tls_server_name:
+        options.append(("grpc.ssl_target_name_override", args.tls_server_name))
+    if tls:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read_file("--tls-ca-file", args.tls_ca_file) if args.tls_ca_file else None,
+            private_key=read_file("--tls-key-file", args.tls_key_file) if args.tls_key_file else None,
+            certificate_chain=read_file("--tls-cert-file", args.tls_cert_file) if args.tls_cert_file else None)
+        return grpc.secure_channel(args.addr, credentials, options=options)
+    return grpc.insecure_channel(args.addr, options=options)
 
 
 def build_request(pb2, args, image_bytes):
@@ -139,11 +204,13 @@ def main(argv):
     except OSError as error:
         print("%s: cannot read %s: %s" % (PROGRAM, args.image, error.strerror), file=sys.stderr)
         return 2
-    options = [("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES)]
-    with grpc.insecure_channel(args.addr, options=options) as channel:
+    token = bearer_token(args)
+    metadata = [("authorization", "Bearer " + token)] if token else None
+    with open_channel(grpc, args) as channel:
         stub = pb2_grpc.ExplainerStub(channel)
         try:
-            response = stub.Explain(build_request(pb2, args, image_bytes), timeout=args.deadline_ms / 1e3)
+            response = stub.Explain(build_request(pb2, args, image_bytes), timeout=args.deadline_ms / 1e3,
+                                    metadata=metadata)
         except grpc.RpcError as error:
             hint = " (is a camserve server listening at %s? see --addr)" % args.addr \
                 if error.code() == grpc.StatusCode.UNAVAILABLE else ""

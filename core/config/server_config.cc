@@ -1,5 +1,7 @@
 #include "core/config/server_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -368,6 +370,23 @@ std::vector<ConfigKey> MakeKeyTable() {
   keys.push_back(IntegerKey("grpc.keepalive_timeout_ms", &ServerConfig::grpc_keepalive_timeout_ms, 100,
                             "a client not answering a keepalive ping within this is dropped, ms",
                             std::numeric_limits<int>::max()));
+  keys.push_back(BoolKey("reflection", &ServerConfig::reflection, "serve the gRPC reflection service"));
+  keys.push_back(StringKey("tls.cert_file", &ServerConfig::tls_cert_file,
+                           "PEM certificate chain to serve TLS with (needs tls.key_file); empty: plaintext",
+                           "a path or empty"));
+  keys.push_back(
+      StringKey("tls.key_file", &ServerConfig::tls_key_file, "PEM private key of tls.cert_file", "a path or empty"));
+  keys.push_back(StringKey("tls.client_ca_file", &ServerConfig::tls_client_ca_file,
+                           "PEM CA bundle; set: clients must present a certificate it signed (mutual TLS)",
+                           "a path or empty"));
+  keys.push_back(IntegerKey("tls.refresh_interval_s", &ServerConfig::tls_refresh_interval_s, 1,
+                            "how often the TLS files are re-read for rotated certificates, seconds"));
+  keys.push_back(BoolKey("tls.allow_plaintext", &ServerConfig::tls_allow_plaintext,
+                         "allow plaintext on a non-loopback listen address (behind a TLS-terminating proxy)"));
+  keys.push_back(StringKey("auth.token_file", &ServerConfig::auth_token_file,
+                           "bearer tokens, one per line ('TOKEN' or 'TOKEN admin'), re-read when it changes; set: "
+                           "every Explainer call needs one",
+                           "a path or empty"));
   const ServerConfig defaults;
   for (ConfigKey& key : keys) key.default_value = key.format(defaults);
   return keys;
@@ -387,11 +406,30 @@ Status Apply(const RawValues& values, ServerConfig* config) {
     const Status applied = key->apply(raw.value, config);
     if (!applied.ok()) return BadValue(name, raw, applied.message());
   }
-  for (int size : config->batcher_preferred_batch_sizes) {
-    if (config->batcher_max_batch_size != ServerConfig::kByDevice && size > config->batcher_max_batch_size) {
+  return Status::Ok();
+}
+
+// The keys that only make sense together, once every layer is applied.
+Status CheckCombinations(const ServerConfig& config) {
+  for (int size : config.batcher_preferred_batch_sizes) {
+    if (config.batcher_max_batch_size != ServerConfig::kByDevice && size > config.batcher_max_batch_size) {
       return InvalidArgumentError("batcher.preferred_batch_sizes: " + std::to_string(size) +
-                                  " exceeds batcher.max_batch_size " + std::to_string(config->batcher_max_batch_size));
+                                  " exceeds batcher.max_batch_size " + std::to_string(config.batcher_max_batch_size));
     }
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return InvalidArgumentError(config.tls_cert_file.empty() ? "tls.key_file is set without tls.cert_file"
+                                                             : "tls.cert_file is set without tls.key_file");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return InvalidArgumentError(
+        "tls.client_ca_file is set without tls.cert_file and tls.key_file (mutual TLS needs TLS)");
+  }
+  if (config.tls_cert_file.empty() && !config.tls_allow_plaintext && !IsLoopbackAddress(config.listen)) {
+    return InvalidArgumentError("listen: " + config.listen +
+                                " is not a loopback address and no TLS certificate is configured: set "
+                                "tls.cert_file and tls.key_file, or tls.allow_plaintext=true when a "
+                                "TLS-terminating proxy or mesh fronts camserve");
   }
   return Status::Ok();
 }
@@ -441,6 +479,17 @@ std::string ConfigReferenceMarkdown() {
   return table;
 }
 
+bool IsLoopbackAddress(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host == "localhost") return true;
+  in_addr ipv4{};
+  if (inet_pton(AF_INET, host.c_str(), &ipv4) == 1) return (ntohl(ipv4.s_addr) >> 24) == 127;
+  in6_addr ipv6{};
+  return inet_pton(AF_INET6, host.c_str(), &ipv6) == 1 && IN6_IS_ADDR_LOOPBACK(&ipv6);
+}
+
 std::map<std::string, std::string> ProcessEnvironment() {
   std::map<std::string, std::string> environment;
   for (char** entry = environ; entry && *entry; ++entry) {
@@ -476,6 +525,7 @@ StatusOr<ServerConfig> LoadServerConfig(int argc, const char* const* argv,
     }
   }
   for (const RawValues* layer : {&file, &env, &flags}) CAMSERVE_RETURN_IF_ERROR(Apply(*layer, &config));
+  CAMSERVE_RETURN_IF_ERROR(CheckCombinations(config));
   return config;
 }
 

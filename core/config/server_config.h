@@ -8,7 +8,11 @@
 // Errors: INVALID_ARGUMENT naming the key, the bad value and where it came
 // from ("batcher.max_batch_size: 'x' is not an integer (from flag
 // --batcher-max-batch-size)"); unknown keys are errors too, so typos do not
-// pass silently. The full key reference is docs/configuration.md.
+// pass silently. Keys that only make sense together are checked together:
+// tls.cert_file and tls.key_file both or neither, tls.client_ca_file only
+// with them, and a `listen` address that is not loopback (127.0.0.0/8, ::1,
+// localhost) only with TLS or tls.allow_plaintext. The full key reference is
+// docs/configuration.md.
 //
 // Thread-safety: plain values, read-only after loading.
 #pragma once
@@ -71,6 +75,19 @@ struct ServerConfig {
   int limits_max_layer_copies = 4;
   int64_t grpc_keepalive_time_ms = 30000;
   int64_t grpc_keepalive_timeout_ms = 10000;
+  bool reflection = true;
+  // TLS: serving TLS needs both cert and key; a client CA makes client
+  // certificates mandatory (mutual TLS). Empty: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  int tls_refresh_interval_s = 60;
+  // Plaintext on a non-loopback `listen` address (behind a TLS-terminating
+  // proxy or mesh); without it such a configuration is refused.
+  bool tls_allow_plaintext = false;
+  // Bearer tokens (core/security/token_authenticator.h); empty: no
+  // authentication.
+  std::string auth_token_file;
 };
 
 // One key of the configuration: its dotted name, what it means, the values
@@ -117,6 +134,10 @@ ServerConfig WithDeviceDefaults(ServerConfig config, bool cuda);
 // `environment` the process environment (name -> value).
 StatusOr<ServerConfig> LoadServerConfig(int argc, const char* const* argv,
                                         const std::map<std::string, std::string>& environment);
+
+// Whether `address` (HOST:PORT, as `listen` takes it) is a loopback
+// address: 127.0.0.0/8, [::1] or localhost.
+bool IsLoopbackAddress(const std::string& address);
 
 // The process environment as a map.
 std::map<std::string, std::string> ProcessEnvironment();

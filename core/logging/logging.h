@@ -35,7 +35,7 @@ Status ConfigureLogging(const std::string& level, const std::string& format);
 // One finished request.
 struct AccessRecord {
   std::string request_id;
-  std::string rpc;  // "Explain" or "ExplainStream"
+  std::string rpc;  // "Explain" or "ExplainStream"; any Explainer RPC for a refused call
   std::string model;
   std::string method;
   std::string status;   // gRPC code name: OK, INVALID_ARGUMENT, ...

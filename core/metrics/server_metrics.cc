@@ -21,8 +21,8 @@ namespace camserve {
 namespace {
 
 constexpr char kUnknownLabel[] = "unknown";
-// StatusCode values are 0..15.
-constexpr int kStatusSlots = 16;
+// StatusCode values are 0..16.
+constexpr int kStatusSlots = 17;
 
 int MethodSlots() { return static_cast<int>(AllCamMethods().size()) + 1; }
 
@@ -216,6 +216,10 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
                        .Name("camserve_batch_size")
                        .Help("Requests per batch that reached the engine.")
                        .Register(*registry_);
+  auth_failures_family_ = &prometheus::BuildCounter()
+                               .Name("camserve_auth_failures_total")
+                               .Help("Calls refused by token authentication before any work, by reason.")
+                               .Register(*registry_);
   in_flight_ = &prometheus::BuildGauge()
                     .Name("camserve_requests_in_flight")
                     .Help("Explanation requests received and not yet answered.")
@@ -313,6 +317,11 @@ void ServerMetrics::RecordBatch(std::string_view model, int batch_size) {
 
 void ServerMetrics::RequestStarted() { in_flight_->Increment(); }
 void ServerMetrics::RequestFinished() { in_flight_->Decrement(); }
+
+void ServerMetrics::RecordAuthFailure(std::string_view reason) {
+  // Refusals are rare: Family::Add (a lookup under the family's lock) each time.
+  auth_failures_family_->Add({{"reason", std::string(reason)}}).Increment();
+}
 
 std::vector<std::weak_ptr<prometheus::Collectable>> ServerMetrics::collectables() const {
   return {registry_, state_collector_};

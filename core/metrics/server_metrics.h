@@ -6,6 +6,7 @@
 //   camserve_stage_duration_seconds{model,method,stage} histogram, 50 us..30 s
 //   camserve_batch_size{model}                          histogram
 //   camserve_requests_in_flight                         gauge
+//   camserve_auth_failures_total{reason}                counter
 // State metrics are read from their sources at each scrape:
 //   camserve_queue_depth{model}, camserve_queue_capacity{model},
 //   camserve_model_info{model,version,device} (always 1),
@@ -21,7 +22,9 @@
 // Labels are bounded: `model` is a served model's name or "unknown" (a
 // request naming no served model), `method` a CAM method's canonical name or
 // "unknown" (an unparsable method), `status` a gRPC status code name
-// ("OK", "INVALID_ARGUMENT", ...), `stage` one of the profiler's stages. No
+// ("OK", "INVALID_ARGUMENT", ...), `stage` one of the profiler's stages,
+// `reason` one of the token authenticator's (missing_token, invalid_token,
+// not_admin; core/security/token_authenticator.h). No
 // request ids, layers or other client strings become labels.
 //
 // Thread-safety: every Record* method may be called from any thread; the
@@ -143,6 +146,9 @@ class ServerMetrics {
   // The in-flight gauge: requests received and not yet answered.
   void RequestStarted();
   void RequestFinished();
+  // One call refused by token authentication, before any work; `reason` is
+  // AuthFailureName's (a bounded set).
+  void RecordAuthFailure(std::string_view reason);
 
   // What an endpoint serves: the event metrics' registry and the state
   // collector.
@@ -173,6 +179,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>* requests_family_;
   prometheus::Family<prometheus::Histogram>* stage_family_;
   prometheus::Family<prometheus::Histogram>* batch_family_;
+  prometheus::Family<prometheus::Counter>* auth_failures_family_;
   prometheus::Gauge* in_flight_;
   // Lazily resolved label children, indexed by model (the last slot is
   // "unknown"), method (the last is "unknown") and status code or stage.

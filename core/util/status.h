@@ -24,6 +24,7 @@ enum class StatusCode {
   kDeadlineExceeded = 4,
   kNotFound = 5,
   kAlreadyExists = 6,
+  kPermissionDenied = 7,
   kResourceExhausted = 8,
   kFailedPrecondition = 9,
   kOutOfRange = 11,
@@ -31,6 +32,7 @@ enum class StatusCode {
   kInternal = 13,
   kUnavailable = 14,
   kDataLoss = 15,
+  kUnauthenticated = 16,
 };
 
 // Returns the canonical upper-case name ("INVALID_ARGUMENT") of a code.
@@ -65,6 +67,8 @@ inline Status InternalError(std::string m) { return Status(StatusCode::kInternal
 inline Status FailedPreconditionError(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
 inline Status UnavailableError(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 inline Status ResourceExhaustedError(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
+inline Status UnauthenticatedError(std::string m) { return Status(StatusCode::kUnauthenticated, std::move(m)); }
+inline Status PermissionDeniedError(std::string m) { return Status(StatusCode::kPermissionDenied, std::move(m)); }
 
 // INVALID_ARGUMENT for an option outside its range, in the one wording the
 // components' Create use: "max_batch_size must be >= 1; was 0".

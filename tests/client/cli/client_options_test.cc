@@ -109,8 +109,8 @@ TEST_CASE("A bad command line is INVALID_ARGUMENT naming the flag", "[client_opt
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{}, "give IMAGE_OR_FOLDER... or --info"},
-      {{"--info=false"}, "give IMAGE_OR_FOLDER... or --info"},
+      {{}, "give IMAGE_OR_FOLDER..., --info or --health"},
+      {{"--info=false"}, "give IMAGE_OR_FOLDER..., --info or --health"},
       {{"a.png", "--concurrency", "0"}, "--concurrency: must be > 0; was 0"},
       {{"a.png", "--deadline-ms", "soon"}, "--deadline-ms: 'soon' is not a number"},
       {{"a.png", "--top-k", "-1"}, "--top-k: must be >= 0; was -1"},

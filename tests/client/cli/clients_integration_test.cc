@@ -2,8 +2,9 @@
 // (started once on a free loopback port with the digits model):
 // camserve-client on a folder of held-out digits, whose .npy files must hold
 // the heatmaps a direct Explain RPC returns; the Python example, whose top-1
-// class must be the RPC's; and the errors both report (an unknown method,
-// no server).
+// class must be the RPC's; the errors both report (an unknown method,
+// no server); and both over TLS with a bearer token, against a second
+// server with a throwaway PKI (tests/test_pki.h).
 //
 // Environment (set by ctest): CAMSERVE_MODEL_DIR, CAMSERVE_SOURCE_DIR,
 // CAMSERVE_PYTHON, CAMSERVE_SERVER_BINARY, CAMSERVE_CLIENT_BINARY.
@@ -33,6 +34,7 @@
 #include "core/image/image_decoder.h"
 #include "tests/server/server_process.h"
 #include "tests/temp_dir.h"
+#include "tests/test_pki.h"
 
 namespace camserve {
 namespace {
@@ -120,15 +122,18 @@ CommandResult RunCppClient(std::vector<std::string> args) {
   return RunCommand(args);
 }
 
-// Generates the Python stubs into `stubs_dir` and runs the Python example.
-CommandResult RunPythonClient(const TempDir& stubs_dir, std::vector<std::string> args) {
+// Generates the Python stubs into `stubs_dir` and runs the Python example
+// against the digits server, or the server at `address` if given.
+CommandResult RunPythonClient(const TempDir& stubs_dir, std::vector<std::string> args,
+                              const std::string& address = "") {
   const std::string source_dir = Env("CAMSERVE_SOURCE_DIR");
   const CommandResult generated =
       RunCommand({"/bin/bash", source_dir + "/client/python/generate_stubs.sh", stubs_dir.path().string()});
   INFO(generated.output);
   REQUIRE(generated.exit_code == 0);
-  args.insert(args.begin(), {Env("CAMSERVE_PYTHON"), source_dir + "/client/python/camserve_client.py", "--stubs",
-                             stubs_dir.path().string(), "--addr", DigitsServer().address()});
+  args.insert(args.begin(),
+              {Env("CAMSERVE_PYTHON"), source_dir + "/client/python/camserve_client.py", "--stubs",
+               stubs_dir.path().string(), "--addr", address.empty() ? DigitsServer().address() : address});
   return RunCommand(args);
 }
 
@@ -319,6 +324,70 @@ TEST_CASE("An unknown method fails with the server's INVALID_ARGUMENT message", 
   INFO(python.output);
   CHECK(python.exit_code != 0);
   CHECK_THAT(python.output, Contains(expected_text));
+}
+
+TEST_CASE("both clients connect over TLS with a bearer token; without one they are refused", "[clients][tls]") {
+  testing::TestPki pki;
+  ServerProcess server;
+  ServerProcess::Options options;
+  options.args = {"--model", Env("CAMSERVE_MODEL_DIR") + "/digits_cnn.pt", "--auth-token-file", pki.dir / "tokens"};
+  const std::vector<std::string> tls = pki.TlsArgs();
+  options.args.insert(options.args.end(), tls.begin(), tls.end());
+  const Status started = server.Start(options);
+  INFO(started.ToString());
+  REQUIRE(started.ok());
+  const std::string image = CopyHeldOutDigits(pki.dir.path() / "digits", 1).front();
+  const std::vector<std::string> client = {Env("CAMSERVE_CLIENT_BINARY"),
+                                           "--addr",
+                                           server.address(),
+                                           "--tls-ca-file",
+                                           pki.dir / "ca.crt",
+                                           "--out",
+                                           pki.dir / "out"};
+  const auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), client.begin(), client.end());
+    return args;
+  };
+
+  const CommandResult by_file = RunCommand(with({"--token-file", pki.dir / "tokens", image}));
+  INFO(by_file.output);
+  CHECK(by_file.exit_code == 0);
+  CHECK_THAT(by_file.output, Contains(image + ": explained class"));
+  // The token from CAMSERVE_TOKEN, the certificate checked for a name.
+  const CommandResult by_environment =
+      RunCommand({"/usr/bin/env", std::string("CAMSERVE_TOKEN=") + testing::kUserToken, client[0], "--addr",
+                  server.address(), "--tls-ca-file", pki.dir / "ca.crt", "--tls-server-name", "localhost", "--info"});
+  INFO(by_environment.output);
+  CHECK(by_environment.exit_code == 0);
+  CHECK_THAT(by_environment.output, Contains("model digits_cnn"));
+
+  const CommandResult no_token = RunCommand(with({"--info"}));
+  INFO(no_token.output);
+  CHECK(no_token.exit_code == 1);
+  CHECK_THAT(no_token.output, Contains("UNAUTHENTICATED: this server needs a token"));
+
+  const CommandResult plaintext = RunCommand({client[0], "--addr", server.address(), "--info"});
+  INFO(plaintext.output);
+  CHECK(plaintext.exit_code == 1);
+  CHECK_THAT(plaintext.output, Contains("UNAVAILABLE: cannot connect to a camserve server at " + server.address()));
+
+  // Health needs no token (the container's health check).
+  const CommandResult health = RunCommand(with({"--health"}));
+  INFO(health.output);
+  CHECK(health.exit_code == 0);
+  CHECK_THAT(health.output, Contains("camserve.v1.Explainer: SERVING"));
+
+  const CommandResult python = RunPythonClient(pki.dir,
+                                               {"--image", image, "--out", pki.dir / "py", "--tls-ca-file",
+                                                pki.dir / "ca.crt", "--token-file", pki.dir / "tokens"},
+                                               server.address());
+  INFO(python.output);
+  CHECK(python.exit_code == 0);
+  const CommandResult python_no_token =
+      RunPythonClient(pki.dir, {"--image", image, "--tls-ca-file", pki.dir / "ca.crt"}, server.address());
+  INFO(python_no_token.output);
+  CHECK(python_no_token.exit_code == 1);
+  CHECK_THAT(python_no_token.output, Contains("UNAUTHENTICATED: this server needs a token"));
 }
 
 // A loopback port nothing listens on: bound by the kernel, then released.

@@ -75,7 +75,8 @@ TEST_CASE("the four flags scripts depend on work exactly so") {
 
 TEST_CASE("layers override in order: file < environment < flags") {
   const std::string yaml = WriteYaml(
-      "listen: 0.0.0.0:1000\nbatcher:\n  max_batch_size: 16\n  preferred_batch_sizes: [4, 8]\n"
+      "listen: 0.0.0.0:1000\ntls:\n  allow_plaintext: true\nbatcher:\n  max_batch_size: 16\n  preferred_batch_sizes: "
+      "[4, 8]\n"
       "  max_queue_delay_us: 500\ncache:\n  enabled: false\nmodels:\n  - path: /m/a.pt\n  - name: bee\n    path: "
       "/m/b.pt\n");
   StatusOr<ServerConfig> config =
@@ -137,11 +138,36 @@ TEST_CASE("bad values stop loading with the key, the value and the source") {
            Case{{"--listen"}, {}, "--listen: 1 required VALUE missing"},
            Case{{"extra"}, {}, "unexpected argument 'extra'"},
            Case{{"--config", "/nonexistent/camserve.yaml"}, {}, "config: '/nonexistent/camserve.yaml' cannot be read"},
+           Case{{"--tls-cert-file", "server.crt"}, {}, "tls.cert_file is set without tls.key_file"},
+           Case{{}, {{"CAMSERVE_TLS_KEY_FILE", "server.key"}}, "tls.key_file is set without tls.cert_file"},
+           Case{{"--tls-client-ca-file", "ca.crt"},
+                {},
+                "tls.client_ca_file is set without tls.cert_file and tls.key_file (mutual TLS needs TLS)"},
+           Case{{"--tls-refresh-interval-s", "0"}, {}, "tls.refresh_interval_s: '0' must be >= 1"},
+           Case{{"--listen", "0.0.0.0:50051"},
+                {},
+                "listen: 0.0.0.0:50051 is not a loopback address and no TLS certificate is configured: set "
+                "tls.cert_file and tls.key_file, or tls.allow_plaintext=true"},
        }) {
     StatusOr<ServerConfig> config = Load(c.flags, c.env);
     REQUIRE_FALSE(config.ok());
     CHECK(config.status().code() == StatusCode::kInvalidArgument);
     CHECK_THAT(config.status().message(), Catch::Contains(c.message));
+  }
+}
+
+TEST_CASE("a non-loopback listen address needs TLS or tls.allow_plaintext") {
+  for (const char* address : {"127.0.0.1:1", "127.8.9.10:1", "localhost:1", "LocalHost:1", "[::1]:1"}) {
+    INFO(address);
+    CHECK(IsLoopbackAddress(address));
+    CHECK(Load({"--listen", address}).ok());
+  }
+  for (const char* address : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "128.0.0.1:1", "example.com:1", ":1"}) {
+    INFO(address);
+    CHECK_FALSE(IsLoopbackAddress(address));
+    CHECK_FALSE(Load({"--listen", address}).ok());
+    CHECK(Load({"--listen", address, "--tls-allow-plaintext", "true"}).ok());
+    CHECK(Load({"--listen", address, "--tls-cert-file", "s.crt", "--tls-key-file", "s.key"}).ok());
   }
 }
 
