@@ -66,12 +66,17 @@ USER 10001:10001
 WORKDIR /var/lib/camserve
 # The heatmap cache (RocksDB). One directory per process: RocksDB locks it.
 VOLUME ["/var/lib/camserve/cache"]
-# 50051: gRPC (camserve.v1.Explainer, grpc.health.v1.Health, reflection);
-# 9464: Prometheus metrics, HTTP GET /metrics.
+# 50051: gRPC (camserve.v1.Explainer, grpc.health.v1.Health, reflection).
+# Off loopback camserve serves only TLS (CAMSERVE_TLS_CERT_FILE,
+# CAMSERVE_TLS_KEY_FILE) unless CAMSERVE_TLS_ALLOW_PLAINTEXT=true says a
+# TLS-terminating proxy fronts it: without either it exits 2 with a message
+# (docs/security.md). 9464: Prometheus metrics, HTTP GET /metrics.
 EXPOSE 50051 9464
-# GetModelInfo over loopback; exits non-zero when the server does not answer.
+# grpc.health.v1 over loopback (no token needed); exits non-zero unless
+# SERVING. With TLS, set CAMSERVE_CLIENT_TLS_CA_FILE (and, for mutual TLS,
+# CAMSERVE_CLIENT_TLS_CERT_FILE / _KEY_FILE) for it, as deploy/docker-compose.yml does.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["/opt/camserve/bin/camserve-client", "--addr", "127.0.0.1:50051", "--info", "--deadline-ms", "3000"]
+    CMD ["/opt/camserve/bin/camserve-client", "--addr", "127.0.0.1:50051", "--health", "--deadline-ms", "3000"]
 ENTRYPOINT ["/opt/camserve/bin/camserve", \
             "--listen", "0.0.0.0:50051", \
             "--metrics-listen", "0.0.0.0:9464", \

@@ -21,12 +21,16 @@ void AddConnectionFlags(CLI::App& app, ConnectionFlags* flags) {
   app.add_option("--tls", flags->tls, "connect with TLS (implied by any --tls-* flag)")
       ->default_str(BoolText(flags->tls));
   app.add_option("--tls-ca-file", flags->tls_ca_file,
-                 "PEM root certificates the server's certificate must chain to (default: the system's)");
+                 "PEM root certificates the server's certificate must chain to (default: the system's)")
+      ->envname(kTlsCaFileEnvironmentVariable);
   app.add_option("--tls-cert-file", flags->tls_cert_file,
-                 "PEM client certificate for mutual TLS (with --tls-key-file)");
-  app.add_option("--tls-key-file", flags->tls_key_file, "PEM private key of --tls-cert-file");
+                 "PEM client certificate for mutual TLS (with --tls-key-file)")
+      ->envname(kTlsCertFileEnvironmentVariable);
+  app.add_option("--tls-key-file", flags->tls_key_file, "PEM private key of --tls-cert-file")
+      ->envname(kTlsKeyFileEnvironmentVariable);
   app.add_option("--tls-server-name", flags->tls_server_name,
-                 "name the server's certificate must hold (default: --addr's host)");
+                 "name the server's certificate must hold (default: --addr's host)")
+      ->envname(kTlsServerNameEnvironmentVariable);
   app.add_option("--token-file", flags->token_file,
                  std::string("file whose first token is sent as 'authorization: Bearer <token>' (default: the "
                              "environment variable ") +

@@ -4,6 +4,11 @@
 //   --tls  --tls-ca-file PEM  --tls-cert-file PEM  --tls-key-file PEM
 //   --tls-server-name NAME  --token-file FILE
 //
+// The four --tls-* flags that name files or a name fall back to the
+// environment variables CAMSERVE_CLIENT_TLS_CA_FILE, ..._CERT_FILE,
+// ..._KEY_FILE and ..._SERVER_NAME when not given, so that a fixed command
+// (a container's HEALTHCHECK) follows the deployment's TLS settings.
+//
 // TLS is on when --tls is true or any --tls-* flag is given; without
 // --tls-ca-file the system's root certificates are trusted. --tls-cert-file
 // and --tls-key-file (both or neither) are the client certificate for a
@@ -47,6 +52,11 @@ struct ConnectionFlags {
 // The environment variable that holds a bearer token when --token-file is
 // not given.
 inline constexpr char kTokenEnvironmentVariable[] = "CAMSERVE_TOKEN";
+// Fallbacks of --tls-ca-file, --tls-cert-file, --tls-key-file, --tls-server-name.
+inline constexpr char kTlsCaFileEnvironmentVariable[] = "CAMSERVE_CLIENT_TLS_CA_FILE";
+inline constexpr char kTlsCertFileEnvironmentVariable[] = "CAMSERVE_CLIENT_TLS_CERT_FILE";
+inline constexpr char kTlsKeyFileEnvironmentVariable[] = "CAMSERVE_CLIENT_TLS_KEY_FILE";
+inline constexpr char kTlsServerNameEnvironmentVariable[] = "CAMSERVE_CLIENT_TLS_SERVER_NAME";
 
 // Adds the flags above to `app`, bound to `flags`.
 void AddConnectionFlags(CLI::App& app, ConnectionFlags* flags);

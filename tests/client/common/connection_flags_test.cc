@@ -1,6 +1,11 @@
 #include "client/common/connection_flags.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/util/file_io.h"
 #include "tests/temp_dir.h"
@@ -63,6 +68,34 @@ TEST_CASE("bad connection flags name the flag") {
   empty.token_file = dir / "empty";
   CHECK(ChannelOptionsFromFlags(empty, nullptr).status().message() ==
         "--token-file: " + (dir / "empty") + " holds no token");
+}
+
+TEST_CASE("the TLS file and name flags fall back to CAMSERVE_CLIENT_TLS_* variables; a flag wins") {
+  const std::vector<std::pair<const char*, std::string>> variables = {
+      {kTlsCaFileEnvironmentVariable, "/env/ca.crt"},
+      {kTlsCertFileEnvironmentVariable, "/env/client.crt"},
+      {kTlsKeyFileEnvironmentVariable, "/env/client.key"},
+      {kTlsServerNameEnvironmentVariable, "env.internal"}};
+  for (const auto& [name, value] : variables) REQUIRE(setenv(name, value.c_str(), 1) == 0);
+  const auto parse = [](std::vector<std::string> args) {
+    CLI::App app;
+    ConnectionFlags flags;
+    AddConnectionFlags(app, &flags);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
+    app.parse(args);
+    return flags;
+  };
+  const ConnectionFlags from_environment = parse({});
+  const ConnectionFlags from_flag = parse({"--tls-ca-file", "/flag/ca.crt"});
+  for (const auto& [name, value] : variables) REQUIRE(unsetenv(name) == 0);
+
+  CHECK(from_environment.tls_ca_file == "/env/ca.crt");
+  CHECK(from_environment.tls_cert_file == "/env/client.crt");
+  CHECK(from_environment.tls_key_file == "/env/client.key");
+  CHECK(from_environment.tls_server_name == "env.internal");
+  CHECK(from_flag.tls_ca_file == "/flag/ca.crt");
+  CHECK(from_flag.tls_server_name == "env.internal");
+  CHECK(parse({}).tls_ca_file.empty());
 }
 
 }  // namespace
