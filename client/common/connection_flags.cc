@@ -23,8 +23,7 @@ void AddConnectionFlags(CLI::App& app, ConnectionFlags* flags) {
   app.add_option("--tls-ca-file", flags->tls_ca_file,
                  "PEM root certificates the server's certificate must chain to (default: the system's)")
       ->envname(kTlsCaFileEnvironmentVariable);
-  app.add_option("--tls-cert-file", flags->tls_cert_file,
-                 "PEM client certificate for mutual TLS (with --tls-key-file)")
+  app.add_option("--tls-cert-file", flags->tls_cert_file, "PEM client certificate for mutual TLS (with --tls-key-file)")
       ->envname(kTlsCertFileEnvironmentVariable);
   app.add_option("--tls-key-file", flags->tls_key_file, "PEM private key of --tls-cert-file")
       ->envname(kTlsKeyFileEnvironmentVariable);
