@@ -33,6 +33,12 @@ esac
 main_build_dir=$(realpath -m "${CAMSERVE_BUILD_DIR:-build}")
 suppressions="$PWD/tests/sanitizers"
 jobs=${CAMSERVE_BUILD_JOBS:-$(nproc)}
+# The sanitizer builds carry line tables (-g1), and with debug information
+# ccache keys on the build folder's absolute path unless told not to: every
+# clone (CI's included) would compile them cold. Line tables name the sources
+# relative to the build folder that first compiled them; reports still give
+# file and line.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 # The tests the TSan build builds and runs: every one that runs our threads
 # without LibTorch (whose OpenMP runtime TSan cannot see).
 tsan_tests=(batching_tests cache_tests serving_tests)
