@@ -17,7 +17,7 @@
 # (scripts/setup_test_venv.sh, made here if missing).
 # A sanitizer report anywhere, in a test or in a server it starts, fails the
 # run: reports go to files under the build's sanitizer-reports/, which must
-# stay empty.
+# hold none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-}
@@ -85,9 +85,13 @@ export TSAN_OPTIONS="$common:second_deadlock_stack=1:suppressions=$suppressions/
 
 status=0
 ctest --test-dir "$build_dir" --output-on-failure --timeout 1800 "${ctest_selection[@]}" "$@" || status=$?
-if [[ -n "$(ls -A "$reports")" ]]; then
+# Every report ends with "SUMMARY: ...Sanitizer: ..."; a file without one
+# holds only the runtime's warnings (e.g. that it could not start
+# llvm-symbolizer in a process with LD_PRELOAD).
+mapfile -t found < <(grep -l -E '^SUMMARY: [A-Za-z]+Sanitizer' "$reports"/* 2>/dev/null || true)
+if ((${#found[@]} > 0)); then
   echo "test_sanitizers: $kind reported errors ($reports):" >&2
-  for report in "$reports"/*; do
+  for report in "${found[@]}"; do
     echo "=== $report" >&2
     cat "$report" >&2
   done
