@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds every target with clang into build-clang/ to check what only clang
 # checks: lock annotations (-Wthread-safety, as errors). Models are not
-# exported and no test runs here; scripts/test.sh calls this after the
-# Release build. Extra arguments go to cmake's configure step.
+# exported and no test runs here. Extra arguments go to cmake's configure
+# step; scripts/test_sanitizers.sh asan (and so scripts/test.sh) builds this
+# with AddressSanitizer and UBSan into build-asan/ and runs the tests there.
 #   scripts/build_clang_checks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

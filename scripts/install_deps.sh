@@ -9,9 +9,10 @@ set -euo pipefail
 
 BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
-  # scripts/check_source.sh (formatting) and scripts/build_clang_checks.sh
-  # (-Wthread-safety).
-  clang clang-format
+  # scripts/check_source.sh (formatting), scripts/build_clang_checks.sh
+  # (-Wthread-safety) and scripts/test_sanitizers.sh (clang's sanitizer
+  # runtimes).
+  clang clang-format libclang-rt-14-dev
   libtorch-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev prometheus-cpp-dev catch2

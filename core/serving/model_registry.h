@@ -7,6 +7,8 @@
 // Errors: Load returns the first model that fails to load (its name, path and
 // the engine's reason); NOT_FOUND from Find names the served models.
 // Cost: Load reads, optimises and warms up every model (seconds each).
+// Load is in its own library, camserve_model_loading: it is the only part of
+// serving that needs the engine's LibTorch; FromRunners and the rest do not.
 #pragma once
 
 #include <functional>
