@@ -148,7 +148,13 @@ TEST_CASE("deadline, cancellation and a full queue behave as specified over the 
     grpc::Status status = Call(*stub, ImageRequest("late", image), &response, 300);
     CHECK(status.error_code() == grpc::DEADLINE_EXCEEDED);
     const std::string line = AccessLine(server, "late");
-    CHECK(line.find("status=DEADLINE_EXCEEDED") != std::string::npos);
+    // The server's deadline is the client's plus the request's transit time,
+    // so on a loaded machine the client's cancellation (sent when its own
+    // deadline passes) can reach the server first: then the server logs
+    // CANCELLED. Either way the request was never computed.
+    const bool expired = line.find("status=DEADLINE_EXCEEDED") != std::string::npos;
+    const bool cancelled = line.find("status=CANCELLED") != std::string::npos;
+    CHECK((expired || cancelled));
     CHECK(line.find("batch_size=0") != std::string::npos);
   }
   SECTION("a request the client cancels while queued is CANCELLED and never computed") {
