@@ -5,13 +5,11 @@
 # (cache hits, misses, streams, malformed requests, deadlines that pass and
 # streams the client cancels, info calls) from CLIENTS threads. Every SAMPLE_S
 # seconds the server's resident memory, open file descriptors and threads are
-# read from /proc into soak.csv. After WARMUP_S seconds the run must show:
-#   resident memory growth under 5%, and no file descriptor or thread
-#     growth: the largest value in the last third of the samples after
-#     warm-up against the largest in the first third (a leak raises the
-#     former; RocksDB's open files and gRPC's threads go up and down by a few),
-#   no unexpected outcome (every call ends with a code its kind allows),
-#   the server alive at the end and exiting 0 on SIGTERM.
+# read from /proc into soak.csv. scripts/soak_report.py then gives the
+# verdict: after WARMUP_S seconds, resident memory growth under 5% and no
+# growth of the descriptor and thread floors (first third of the samples
+# against the last), no unexpected outcome (every call ends with a code its
+# kind allows), the server alive at the end and exiting 0 on SIGTERM.
 # Exits 1 otherwise. Needs a build with build/models.
 #   scripts/soak.sh                    # 30 minutes
 #   SOAK_S=120 WARMUP_S=30 scripts/soak.sh
@@ -65,40 +63,4 @@ fi
 BENCH_PIDS=()
 trap - EXIT
 
-/usr/bin/python3 - "$OUT" "$WARMUP_S" "$alive" "$exit_status" "$traffic_status" <<'PY'
-import csv, json, sys
-out, warmup, alive, exit_status, traffic_status = sys.argv[1], float(sys.argv[2]), *map(int, sys.argv[3:])
-rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(f"{out}/soak.csv"))]
-after = [r for r in rows if r["seconds"] >= warmup]
-outcomes = json.load(open(f"{out}/outcomes.json"))
-calls = sum(outcomes["counts"].values())
-print(f"samples: {len(rows)} over {rows[-1]['seconds']:.0f} s; {calls} calls:")
-for key, count in outcomes["counts"].items():
-    print(f"  {key}: {count}")
-failures = []
-if len(after) < 3:
-    failures.append("fewer than 3 samples after warm-up")
-else:
-    # The first and the last third of the samples after warm-up. A leak makes
-    # the last third's largest value exceed the first third's; RocksDB's file
-    # count and gRPC's thread pool move up and down by a few without leaking.
-    third = len(after) // 3
-    early, late = after[:third], after[-third:]
-    for name, unit, scale, limit in (("rss_kib", "MiB", 1024, 0.05), ("fds", "", 1, 0), ("threads", "", 1, 0)):
-        early_max = max(r[name] for r in early)
-        late_max = max(r[name] for r in late)
-        growth = late_max / early_max - 1
-        print(f"{name}: {rows[0][name] / scale:.0f}{unit} at start; after warm-up ({after[0]['seconds']:.0f} s) "
-              f"largest in the first third {early_max / scale:.0f}{unit}, in the last third "
-              f"{late_max / scale:.0f}{unit} ({100 * growth:+.2f}%); last sample {after[-1][name] / scale:.0f}{unit}")
-        if growth > limit:
-            failures.append(f"{name} grew {100 * growth:.2f}% after warm-up (limit {100 * limit:.0f}%)")
-if not alive:
-    failures.append("the server died during the soak")
-if exit_status != 0:
-    failures.append(f"the server exited {exit_status} on SIGTERM")
-if outcomes["unexpected_total"]:
-    failures.append(f"{outcomes['unexpected_total']} unexpected outcomes, e.g. {outcomes['unexpected'][:3]}")
-print("soak: " + ("PASS" if not failures else "FAIL: " + "; ".join(failures)))
-sys.exit(1 if failures else 0)
-PY
+/usr/bin/python3 scripts/soak_report.py "$OUT" "$WARMUP_S" "$alive" "$exit_status" "$traffic_status"
