@@ -25,23 +25,6 @@ namespace {
 
 using namespace testing;  // NOLINT: the shared server-test helpers
 
-v1::GetCacheStatsResponse CacheStats(v1::Explainer::Stub& stub) {
-  grpc::ClientContext context;
-  v1::GetCacheStatsResponse stats;
-  const grpc::Status status = stub.GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats);
-  INFO(status.error_message());
-  REQUIRE(status.ok());
-  return stats;
-}
-
-v1::ExplainResponse MustExplain(v1::Explainer::Stub& stub, const v1::ExplainRequest& request) {
-  v1::ExplainResponse response;
-  const grpc::Status status = Call(stub, request, &response);
-  INFO(request.request_id() << ": " << status.error_message());
-  REQUIRE(status.ok());
-  return response;
-}
-
 double Metric(const ServerProcess& server, const std::string& series) {
   StatusOr<HttpResponse> scrape = HttpGet(server.metrics_port(), "/metrics");
   INFO(scrape.status().ToString());

@@ -25,23 +25,6 @@ using namespace testing;  // NOLINT: the shared server-test helpers
 
 const char* const kMethods[] = {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam"};
 
-v1::GetCacheStatsResponse CacheStats(v1::Explainer::Stub& stub) {
-  grpc::ClientContext context;
-  v1::GetCacheStatsResponse stats;
-  const grpc::Status status = stub.GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats);
-  INFO(status.error_message());
-  REQUIRE(status.ok());
-  return stats;
-}
-
-v1::ExplainResponse MustExplain(v1::Explainer::Stub& stub, const v1::ExplainRequest& request) {
-  v1::ExplainResponse response;
-  const grpc::Status status = Call(stub, request, &response);
-  INFO(request.request_id() << ": " << status.error_message());
-  REQUIRE(status.ok());
-  return response;
-}
-
 // The same request without the cache: a fresh computation.
 v1::ExplainResponse Fresh(v1::Explainer::Stub& stub, v1::ExplainRequest request) {
   request.set_bypass_cache(true);

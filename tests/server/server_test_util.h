@@ -1,5 +1,6 @@
 // Helpers shared by the tests that start the real camserve binary: the
-// digits model and images, starting a server, calls, access-log lines.
+// digits model and images, starting a server, calls, cache statistics,
+// access-log lines.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -73,6 +74,25 @@ inline grpc::Status Call(v1::Explainer::Stub& stub, const v1::ExplainRequest& re
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
   return stub.Explain(&context, request, response);
+}
+
+// GetCacheStats; the test stops unless it succeeds.
+inline v1::GetCacheStatsResponse CacheStats(v1::Explainer::Stub& stub) {
+  grpc::ClientContext context;
+  v1::GetCacheStatsResponse stats;
+  const grpc::Status status = stub.GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  return stats;
+}
+
+// Explain; the test stops unless it succeeds.
+inline v1::ExplainResponse MustExplain(v1::Explainer::Stub& stub, const v1::ExplainRequest& request) {
+  v1::ExplainResponse response;
+  const grpc::Status status = Call(stub, request, &response);
+  INFO(request.request_id() << ": " << status.error_message());
+  REQUIRE(status.ok());
+  return response;
 }
 
 // The access-log line of `request_id`.

@@ -16,32 +16,16 @@
 
 #include "core/cache/heatmap_cache.h"
 #include "tests/core/batching/fake_clock.h"
+#include "tests/core/cache/cache_test_values.h"
 #include "tests/core/cache/fault_injection_file_system.h"
 #include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {
 
-HeatmapCacheKey KeyOf(int id) {
-  HeatmapCacheKey key{};
-  for (int i = 0; i < 4; ++i) key[i] = static_cast<uint8_t>(id >> (8 * i));
-  key[31] = 0xa5;
-  return key;
-}
-
-CachedExplanation ValueOf(int id, size_t data_bytes) {
-  CachedExplanation value;
-  value.width_px = id;
-  value.height_px = 1;
-  value.data.resize(data_bytes);
-  for (size_t i = 0; i < data_bytes; ++i) value.data[i] = static_cast<char>((id * 131 + i) & 0xff);
-  value.target = ClassScore{id % 10, "label" + std::to_string(id), 0.5f};
-  return value;
-}
-
-int64_t ChargeOf(const CachedExplanation& value, const std::string& model) {
-  return HeatmapCache::EntryChargeBytes(static_cast<int64_t>(SerializeCachedExplanation(value).size()), model);
-}
+using testing::ChargeOf;
+using testing::KeyOf;
+using testing::ValueOf;
 
 std::string RecordKey(char prefix, const HeatmapCacheKey& key) {
   return std::string(1, prefix) + std::string(key.begin(), key.end());
@@ -103,7 +87,7 @@ void CheckHit(HeatmapCache& cache, int id, size_t data_bytes) {
   const std::optional<CachedExplanation> found = cache.Lookup(KeyOf(id));
   INFO("key " << id);
   REQUIRE(found.has_value());
-  CHECK(found->data == ValueOf(id, data_bytes).data);
+  CHECK(found->data == ValueOf(id, 1, data_bytes).data);
   CHECK(found->width_px == id);
 }
 
@@ -151,22 +135,22 @@ TEST_CASE(
   Harness h;
   LogCapture log;
   auto cache = h.Open();
-  cache->Store(KeyOf(1), "m", ValueOf(1, 3000));
+  cache->Store(KeyOf(1), "m", ValueOf(1, 1, 3000));
 
   h.fs->SetFault(fault);
-  cache->Store(KeyOf(2), "m", ValueOf(2, 3000));
+  cache->Store(KeyOf(2), "m", ValueOf(2, 1, 3000));
   CHECK(cache->stats().write_errors == 1);
   CHECK(cache->stats().writes_paused);
   const int disk_writes_refused = h.fs->failed_writes();
   CHECK(disk_writes_refused >= 1);
   // Within the retry interval stores are dropped without touching the disk.
-  for (int id = 3; id <= 5; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 3000));
+  for (int id = 3; id <= 5; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 1, 3000));
   CHECK(h.fs->failed_writes() == disk_writes_refused);
   HeatmapCache::Stats stats = cache->stats();
   CHECK(stats.write_errors == 4);
   CHECK(stats.errors == 4);
   CHECK(stats.entries == 1);
-  CHECK(stats.bytes == ChargeOf(ValueOf(1, 3000), "m"));
+  CHECK(stats.bytes == ChargeOf(ValueOf(1, 1, 3000), "m"));
   // Hits are still served, and right; what was not stored is a miss.
   CheckHit(*cache, 1, 3000);
   CHECK_FALSE(cache->Lookup(KeyOf(2)).has_value());
@@ -174,15 +158,15 @@ TEST_CASE(
   CHECK(log.Count("write failed; answers are not stored, next try in 1000 ms") == 1);
 
   h.fs->SetFault(WriteFault::kNone);
-  cache->Store(KeyOf(6), "m", ValueOf(6, 3000));  // the interval has not passed
+  cache->Store(KeyOf(6), "m", ValueOf(6, 1, 3000));  // the interval has not passed
   CHECK(cache->stats().write_errors == 5);
   h.clock->Advance(1'000'000);
-  cache->Store(KeyOf(7), "m", ValueOf(7, 3000));
+  cache->Store(KeyOf(7), "m", ValueOf(7, 1, 3000));
   stats = cache->stats();
   CHECK_FALSE(stats.writes_paused);
   CHECK(stats.write_errors == 5);
   CHECK(stats.entries == 2);
-  CHECK(stats.bytes == ChargeOf(ValueOf(1, 3000), "m") + ChargeOf(ValueOf(7, 3000), "m"));
+  CHECK(stats.bytes == ChargeOf(ValueOf(1, 1, 3000), "m") + ChargeOf(ValueOf(7, 1, 3000), "m"));
   CHECK(log.Count("writes work again; 5 writes were dropped while they failed") == 1);
   CheckHit(*cache, 1, 3000);
   CheckHit(*cache, 7, 3000);
@@ -205,11 +189,11 @@ TEST_CASE("writes that keep failing are retried once per interval, each retry lo
   Harness h;
   LogCapture log;
   auto cache = h.Open();
-  cache->Store(KeyOf(1), "m", ValueOf(1, 3000));
+  cache->Store(KeyOf(1), "m", ValueOf(1, 1, 3000));
   h.fs->SetFault(fault);
   for (int round = 0; round < 3; ++round) {
     if (round > 0) h.clock->Advance(1'000'000);
-    for (int i = 0; i < 10; ++i) cache->Store(KeyOf(100 + round * 10 + i), "m", ValueOf(100, 3000));
+    for (int i = 0; i < 10; ++i) cache->Store(KeyOf(100 + round * 10 + i), "m", ValueOf(100, 1, 3000));
   }
   const HeatmapCache::Stats stats = cache->stats();
   CHECK(stats.write_errors == 30);
@@ -219,10 +203,10 @@ TEST_CASE("writes that keep failing are retried once per interval, each retry lo
   // The reopen failed: no database, lookups miss.
   CHECK_FALSE(cache->Lookup(KeyOf(1)).has_value());
   h.fs->SetFault(WriteFault::kNone);
-  cache->Store(KeyOf(2), "m", ValueOf(2, 3000));
+  cache->Store(KeyOf(2), "m", ValueOf(2, 1, 3000));
   CHECK(cache->stats().writes_paused);  // the interval has not passed
   h.clock->Advance(1'000'000);
-  cache->Store(KeyOf(2), "m", ValueOf(2, 3000));
+  cache->Store(KeyOf(2), "m", ValueOf(2, 1, 3000));
   CHECK_FALSE(cache->stats().writes_paused);
   CHECK(cache->stats().entries == 2);
   CheckHit(*cache, 1, 3000);
@@ -252,7 +236,7 @@ TEST_CASE(
             h.clock->Advance(600'000);
           }
           const int id = static_cast<int>(random() % 60);
-          const CachedExplanation value = ValueOf(id, 400 + 31 * id);
+          const CachedExplanation value = ValueOf(id, 1, 400 + 31 * id);
           if (random() % 3 == 0) {
             cache->Store(KeyOf(id), "m", value);
           } else if (const auto found = cache->Lookup(KeyOf(id)); found.has_value()) {
@@ -265,7 +249,7 @@ TEST_CASE(
     for (std::thread& thread : threads) thread.join();
     h.fs->SetFault(WriteFault::kNone);
     h.clock->Advance(1'000'000);
-    cache->Store(KeyOf(1000), "m", ValueOf(1000, 100));
+    cache->Store(KeyOf(1000), "m", ValueOf(1000, 1, 100));
     CHECK(wrong.load() == 0);
     CHECK(hits.load() > 100);
     at_close = cache->stats();
@@ -283,7 +267,7 @@ TEST_CASE(
 // Writes three entries and closes the cache.
 void StoreThree(const Harness& h) {
   auto cache = h.Open();
-  for (int id = 1; id <= 3; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 2000));
+  for (int id = 1; id <= 3; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 1, 2000));
 }
 
 TEST_CASE("a cache directory with a garbled CURRENT is repaired at open with a warning, and keeps its entries") {
@@ -300,7 +284,7 @@ TEST_CASE("a cache directory with a garbled CURRENT is repaired at open with a w
   CHECK(log.Count("repaired it with RepairDB") == 1);
   const HeatmapCache::Stats stats = cache->stats();
   CHECK(stats.entries == 3);
-  CHECK(stats.bytes == 3 * ChargeOf(ValueOf(1, 2000), "m"));
+  CHECK(stats.bytes == 3 * ChargeOf(ValueOf(1, 1, 2000), "m"));
   for (int id = 1; id <= 3; ++id) CheckHit(*cache, id, 2000);
   CHECK(cache->stats().errors == 0);
 }
@@ -325,7 +309,7 @@ TEST_CASE("a cache directory that cannot be repaired is moved aside and replaced
     damaged_dirs += entry.path().filename().string().rfind("cache.damaged-", 0) == 0;
   }
   CHECK(damaged_dirs == 1);
-  cache->Store(KeyOf(9), "m", ValueOf(9, 2000));
+  cache->Store(KeyOf(9), "m", ValueOf(9, 1, 2000));
   CheckHit(*cache, 9, 2000);
   cache.reset();
   CHECK(h.Open()->stats().entries == 1);
@@ -333,10 +317,10 @@ TEST_CASE("a cache directory that cannot be repaired is moved aside and replaced
 
 TEST_CASE("damaged index records are deleted with their values, and orphaned values are found, at open") {
   Harness h;
-  const int64_t charge = ChargeOf(ValueOf(1, 2000), "m");
+  const int64_t charge = ChargeOf(ValueOf(1, 1, 2000), "m");
   {
     auto cache = h.Open();
-    for (int id = 1; id <= 5; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 2000));
+    for (int id = 1; id <= 5; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 1, 2000));
   }
   {
     rocksdb::DB* raw = nullptr;
@@ -352,7 +336,7 @@ TEST_CASE("damaged index records are deleted with their values, and orphaned val
     // A key of the wrong length.
     REQUIRE(db->Put(write, "m-short", std::string(20, 'x')).ok());
     // A value without an index record.
-    REQUIRE(db->Put(write, RecordKey('e', KeyOf(9)), SerializeCachedExplanation(ValueOf(9, 2000))).ok());
+    REQUIRE(db->Put(write, RecordKey('e', KeyOf(9)), SerializeCachedExplanation(ValueOf(9, 1, 2000))).ok());
     REQUIRE(db->Close().ok());
   }
   LogCapture log;
@@ -369,7 +353,7 @@ TEST_CASE("damaged index records are deleted with their values, and orphaned val
   CHECK_FALSE(cache->Lookup(KeyOf(9)).has_value());
   for (int id : {1, 4, 5}) CheckHit(*cache, id, 2000);
   // The LRU limit holds from the rebuilt accounting.
-  for (int id = 6; id <= 9; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 2000));
+  for (int id = 6; id <= 9; ++id) cache->Store(KeyOf(id), "m", ValueOf(id, 1, 2000));
   stats = cache->stats();
   CHECK(stats.entries == 3);
   CHECK(stats.bytes == 3 * charge);
@@ -384,16 +368,16 @@ TEST_CASE("a value whose size differs from its index record is never served: del
   Harness h;
   {
     auto cache = h.Open();
-    cache->Store(KeyOf(1), "m", ValueOf(1, 2000));
-    cache->Store(KeyOf(2), "m", ValueOf(2, 2000));
+    cache->Store(KeyOf(1), "m", ValueOf(1, 1, 2000));
+    cache->Store(KeyOf(2), "m", ValueOf(2, 1, 2000));
   }
   {
     // A valid value (its checksum matches) of another size under key 1.
     rocksdb::DB* raw = nullptr;
     REQUIRE(rocksdb::DB::Open(rocksdb::Options(), h.temp / "cache", &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    REQUIRE(
-        db->Put(rocksdb::WriteOptions(), RecordKey('e', KeyOf(1)), SerializeCachedExplanation(ValueOf(1, 500))).ok());
+    REQUIRE(db->Put(rocksdb::WriteOptions(), RecordKey('e', KeyOf(1)), SerializeCachedExplanation(ValueOf(1, 1, 500)))
+                .ok());
     REQUIRE(db->Close().ok());
   }
   LogCapture log;
@@ -402,7 +386,7 @@ TEST_CASE("a value whose size differs from its index record is never served: del
   const HeatmapCache::Stats stats = cache->stats();
   CHECK(stats.damaged == 1);
   CHECK(stats.entries == 1);
-  CHECK(stats.bytes == ChargeOf(ValueOf(2, 2000), "m"));
+  CHECK(stats.bytes == ChargeOf(ValueOf(2, 1, 2000), "m"));
   CHECK(log.Count("damaged value deleted: the value has") == 1);
   CheckHit(*cache, 2, 2000);
 }

@@ -13,34 +13,15 @@
 
 #include <rocksdb/db.h>
 
+#include "tests/core/cache/cache_test_values.h"
 #include "tests/temp_dir.h"
 
 namespace camserve {
 namespace {
 
-HeatmapCacheKey KeyOf(int id) {
-  HeatmapCacheKey key{};
-  for (int i = 0; i < 4; ++i) key[i] = static_cast<uint8_t>(id >> (8 * i));
-  key[31] = 0x5a;
-  return key;
-}
-
-// A value whose bytes say which key and which version it belongs to.
-CachedExplanation ValueOf(int id, int version, size_t data_bytes) {
-  CachedExplanation value;
-  value.width_px = id;
-  value.height_px = version;
-  value.encoding = 1;
-  value.data.resize(data_bytes);
-  for (size_t i = 0; i < data_bytes; ++i) value.data[i] = static_cast<char>((id * 131 + version * 7 + i) & 0xff);
-  value.target = ClassScore{id % 10, "label" + std::to_string(id), 0.5f};
-  value.top_k = {value.target};
-  return value;
-}
-
-int64_t ChargeOf(const CachedExplanation& value, const std::string& model) {
-  return HeatmapCache::EntryChargeBytes(static_cast<int64_t>(SerializeCachedExplanation(value).size()), model);
-}
+using testing::ChargeOf;
+using testing::KeyOf;
+using testing::ValueOf;
 
 std::unique_ptr<HeatmapCache> OpenOrDie(const std::string& dir, int64_t max_size_bytes) {
   HeatmapCache::Options options;
