@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -281,9 +282,19 @@ TEST_CASE("a full disk (a real 1 MiB tmpfs) while serving pauses cache writes; g
 
 // Starts camserve on `model`, which must fail: exit code 1 and one log line
 // naming the model, which is returned.
-std::string FailedStartLine(const std::string& model) {
+// With leaks_of_libtorch, leak checking (AddressSanitizer builds) is off for
+// this one start: LibTorch 1.13 leaks its zip reader's state (215 bytes,
+// miniz) when PyTorchStreamReader's constructor throws on an archive of
+// another layout, and the process exits right after.
+std::string FailedStartLine(const std::string& model, bool leaks_of_libtorch = false) {
   ServerProcess server;
-  const Status started = server.Start({{"--model", model, "--cache-enabled", "false"}, {}, 120000});
+  std::vector<std::string> env;
+  if (leaks_of_libtorch) {
+    const char* asan_options = std::getenv("ASAN_OPTIONS");
+    const std::string options = asan_options != nullptr ? asan_options : "";
+    env.push_back("ASAN_OPTIONS=" + options + (options.empty() ? "" : ":") + "detect_leaks=0");
+  }
+  const Status started = server.Start({{"--model", model, "--cache-enabled", "false"}, env, 120000});
   REQUIRE_FALSE(started.ok());
   const StatusOr<int> exit_code = server.Stop(SIGKILL);
   REQUIRE(exit_code.ok());
@@ -321,7 +332,7 @@ TEST_CASE("a model file that is missing, truncated or not TorchScript stops the 
   const std::string command = EnvDir("CAMSERVE_PYTHON") + " -c \"import zipfile; zipfile.ZipFile('" + zip +
                               "', 'w').writestr('notes.txt', 'hello')\"";
   REQUIRE(std::system(command.c_str()) == 0);
-  CHECK_THAT(FailedStartLine(zip),
+  CHECK_THAT(FailedStartLine(zip, /*leaks_of_libtorch=*/true),
              Catch::Contains("not a TorchScript archive (truncated, or not written by torch.jit.save)"));
   std::filesystem::create_directory(dir / "a_directory.pt");
   CHECK_THAT(FailedStartLine(dir / "a_directory.pt"), Catch::Contains("a directory, not a file"));
