@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <regex>
+#include <set>
 
 extern char** environ;
 
@@ -72,8 +73,15 @@ Status ServerProcess::Start(const Options& options) {
     }
     argv_strings.insert(argv_strings.end(), {"--cache-dir", temporary_cache_dir_});
   }
+  // This process's environment, where options.env replaces a variable of
+  // the same name (getenv would find the first of two).
+  const auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::set<std::string> replaced;
+  for (const std::string& entry : options.env) replaced.insert(name_of(entry));
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (replaced.count(name_of(*e)) == 0) env_strings.emplace_back(*e);
+  }
   env_strings.insert(env_strings.end(), options.env.begin(), options.env.end());
 
   int pipe_fds[2];

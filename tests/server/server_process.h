@@ -36,7 +36,8 @@ class ServerProcess {
     // temporary folder (removed by the destructor) unless --cache-dir or
     // --cache-enabled is given.
     std::vector<std::string> args;
-    // Extra environment entries ("NAME=value") on top of this process's.
+    // Extra environment entries ("NAME=value") on top of this process's; one
+    // replaces the variable of the same name.
     std::vector<std::string> env;
     // How long the server may take to load its models. Default: 120 s.
     int startup_timeout_ms = 120000;
