@@ -11,8 +11,10 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <rocksdb/file_system.h>
 
@@ -36,8 +38,14 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
     failing_name_part_ = part;
     failing_files_left_ = count;
   }
-  // Writes refused so far.
-  int failed_writes() const { return failed_writes_.load(); }
+  // Writes refused so far on the thread `thread`. RocksDB's background
+  // threads (flushes, WAL syncs, error recovery) write too, when they will;
+  // a Put's log record is written by the thread that calls it.
+  int failed_writes_on(std::thread::id thread) const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto found = failed_writes_by_thread_.find(thread);
+    return found == failed_writes_by_thread_.end() ? 0 : found->second;
+  }
 
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
@@ -66,20 +74,25 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
     switch (fault_.load()) {
       case WriteFault::kNone: return rocksdb::IOStatus::OK();
       case WriteFault::kNoSpace:
-        ++failed_writes_;
+        CountFailure();
         return rocksdb::IOStatus::NoSpace("injected", name + ": No space left on device");
       case WriteFault::kReadOnly:
-        ++failed_writes_;
+        CountFailure();
         return rocksdb::IOStatus::IOError("injected", name + ": Read-only file system");
     }
     return rocksdb::IOStatus::OK();
+  }
+
+  void CountFailure() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ++failed_writes_by_thread_[std::this_thread::get_id()];
   }
 
   rocksdb::IOStatus CheckName(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     if (failing_files_left_ == 0 || name.find(failing_name_part_) == std::string::npos) return rocksdb::IOStatus::OK();
     --failing_files_left_;
-    ++failed_writes_;
+    ++failed_writes_by_thread_[std::this_thread::get_id()];
     return rocksdb::IOStatus::IOError("injected", name + ": Read-only file system");
   }
 
@@ -121,8 +134,8 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
   };
 
   std::atomic<WriteFault> fault_{WriteFault::kNone};
-  std::atomic<int> failed_writes_{0};
-  absl::Mutex mu_;
+  std::map<std::thread::id, int> failed_writes_by_thread_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex mu_;
   std::string failing_name_part_ ABSL_GUARDED_BY(mu_);
   int failing_files_left_ ABSL_GUARDED_BY(mu_) = 0;
 };
