@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -231,6 +232,16 @@ Status CamModel::AddLayerRunnerLocked(const std::string& layer) {
   }
   layer_runners_.emplace(layer, std::move(runner));
   return Status::Ok();
+}
+
+std::vector<std::string> CamModel::OptimizedLayers() {
+  absl::ReaderMutexLock lock(&module_mutex_);
+  std::vector<std::string> layers;
+  for (const auto& [name, runner] : layer_runners_) {
+    if (runner.optimized) layers.push_back(name);
+  }
+  std::sort(layers.begin(), layers.end());
+  return layers;
 }
 
 void CamModel::FallBackToPlain(const std::string& layer, const std::string& why) {

@@ -83,6 +83,10 @@ class CamModel {
   // Every layer that PrepareLayer accepts (computed once, then cached).
   std::vector<std::string> UsableLayers() ABSL_LOCKS_EXCLUDED(module_mutex_);
 
+  // The instrumented layers that run on an optimized copy, sorted; at most
+  // max_optimized_layers of them.
+  std::vector<std::string> OptimizedLayers() ABSL_LOCKS_EXCLUDED(module_mutex_);
+
  private:
   CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last, bool optimize,
            int max_optimized_layers);
