@@ -99,6 +99,16 @@ grpc::ServerUnaryReactor* ExplainerService::GetModelInfo(grpc::CallbackServerCon
     out->set_default_layer(info.default_layer);
     for (CamMethodKind method : AllCamMethods()) out->add_methods(CamMethodName(method));
     out->set_is_default(names[i] == registry_->default_model());
+    out->set_precision(info.precision);
+    for (const LayerExecution& layer : runners[i]->prepared_layers()) {
+      v1::PreparedLayer* prepared = out->add_prepared_layers();
+      prepared->set_layer(layer.layer);
+      prepared->set_optimized(layer.optimized);
+      prepared->set_precision(layer.precision);
+      prepared->set_map_difference(layer.map_difference);
+      prepared->set_probability_difference(layer.probability_difference);
+      prepared->set_note(layer.note);
+    }
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -215,9 +215,13 @@ void LogBlasLibrary(const ModelRegistry& registry) {
 ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, int intra_op_threads, ServerMetrics* metrics,
                                          DeviceHealth* health) {
   ModelRegistry::Options options;
-  for (const ModelConfig& model : config.models) options.models.push_back({model.name, model.path});
+  for (const ModelConfig& model : config.models) options.models.push_back({model.name, model.path, model.precision});
   options.default_model = config.default_model;
   options.engine.device = config.device;
+  options.engine.precision = config.precision;
+  options.engine.optimize_for_inference = config.engine_optimize;
+  options.engine.optimize_tolerance = config.engine_optimize_tolerance;
+  options.engine.precision_tolerance = config.engine_precision_tolerance;
   options.engine.max_optimized_layers = config.limits_max_layer_copies;
   options.engine.decode.max_pixels = config.limits_max_image_pixels;
   options.engine.decode.max_side_px = config.limits_max_image_side_px;

@@ -121,19 +121,37 @@ std::string JoinComma(const google::protobuf::RepeatedPtrField<std::string>& ite
   return joined;
 }
 
+// One line per prepared layer: what it runs on and the measured difference
+// from the plain fp32 module.
+std::string FormatPreparedLayers(const v1::ModelInfo& model) {
+  std::string text;
+  for (const v1::PreparedLayer& layer : model.prepared_layers()) {
+    const std::string runner = std::string(layer.optimized() ? "copy" : "plain module") + ", " + layer.precision();
+    const std::string measured = layer.map_difference() < 0
+                                     ? std::string("reference")
+                                     : StringPrintf("maps within %.2g, probabilities within %.2g",
+                                                    layer.map_difference(), layer.probability_difference());
+    text += StringPrintf("  prepared layer %s: %s, %s%s%s\n", layer.layer().c_str(), runner.c_str(), measured.c_str(),
+                         layer.note().empty() ? "" : "; ", layer.note().c_str());
+  }
+  return text;
+}
+
 std::string FormatModelInfo(const v1::ModelInfo& model) {
   return StringPrintf(
-      "model %s%s\n"
-      "  version  %s\n"
-      "  device   %s\n"
-      "  input    %dx%d px (width x height)\n"
-      "  classes  %d\n"
-      "  methods  %s\n"
-      "  layers   %s\n"
-      "  default layer  %s\n",
-      model.name().c_str(), model.is_default() ? " (default)" : "", model.version().c_str(), model.device().c_str(),
-      model.input_width(), model.input_height(), model.num_classes(), JoinComma(model.methods()).c_str(),
-      JoinComma(model.target_layers()).c_str(), model.default_layer().c_str());
+             "model %s%s\n"
+             "  version  %s\n"
+             "  device   %s\n"
+             "  input    %dx%d px (width x height)\n"
+             "  classes  %d\n"
+             "  methods  %s\n"
+             "  layers   %s\n"
+             "  default layer  %s\n",
+             model.name().c_str(), model.is_default() ? " (default)" : "", model.version().c_str(),
+             model.device().c_str(), model.input_width(), model.input_height(), model.num_classes(),
+             JoinComma(model.methods()).c_str(), JoinComma(model.target_layers()).c_str(),
+             model.default_layer().c_str()) +
+         StringPrintf("  precision  %s\n", model.precision().c_str()) + FormatPreparedLayers(model);
 }
 
 // Prints every served model, or only --model's.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -91,16 +92,41 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std:
   return Status::Ok();
 }
 
+const std::vector<std::string>& PrecisionNames() {
+  static const std::vector<std::string> names = {"fp32", "bf16", "fp16"};
+  return names;
+}
+
+Status CheckPrecisionName(const std::string& value) {
+  const std::vector<std::string>& names = PrecisionNames();
+  if (std::find(names.begin(), names.end(), value) != names.end()) return Status::Ok();
+  return InvalidArgumentError("is not one of fp32, bf16, fp16");
+}
+
 Status ReadModels(const YAML::Node& models, const std::string& file, ServerConfig* config, int64_t* budget) {
   if (!models.IsSequence()) return InvalidArgumentError("models: must be a list of {name, path} in " + file);
   for (const auto& entry : models) {
     if (!entry.IsMap() || !entry["path"]) {
       return InvalidArgumentError("models: every entry needs a 'path' (in " + file + ")");
     }
+    for (const auto& field : entry) {
+      const std::string field_name = field.first.as<std::string>();
+      if (field_name != "name" && field_name != "path" && field_name != "precision") {
+        return InvalidArgumentError("models: unknown field '" + field_name + "' (in " + file +
+                                    "); an entry has name, path and precision");
+      }
+    }
     ModelConfig model;
     model.path = entry["path"].as<std::string>();
     model.name = entry["name"] ? entry["name"].as<std::string>() : std::filesystem::path(model.path).stem().string();
-    CAMSERVE_RETURN_IF_ERROR(Spend(model.path.size() + model.name.size(), file, budget));
+    if (entry["precision"]) {
+      model.precision = entry["precision"].as<std::string>();
+      if (Status valid = CheckPrecisionName(model.precision); !valid.ok()) {
+        return InvalidArgumentError("models: '" + model.name + "': precision '" + model.precision + "' " +
+                                    valid.message() + " (in " + file + ")");
+      }
+    }
+    CAMSERVE_RETURN_IF_ERROR(Spend(model.path.size() + model.name.size() + model.precision.size(), file, budget));
     config->models.push_back(model);
   }
   return Status::Ok();
@@ -230,6 +256,35 @@ ConfigKey BoolKey(std::string name, bool ServerConfig::*field, std::string help)
   return key;
 }
 
+// A finite number >= min_value.
+ConfigKey NumberKey(std::string name, double ServerConfig::*field, double min_value, std::string help) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  std::ostringstream accepts;
+  accepts << "a number >= " << min_value;
+  key.accepts = accepts.str();
+  key.apply = [field, min_value](const std::string& value, ServerConfig* config) -> Status {
+    double parsed = 0;
+    size_t used = 0;
+    try {
+      parsed = std::stod(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (value.empty() || used != value.size() || !std::isfinite(parsed)) return InvalidArgumentError("is not a number");
+    if (parsed < min_value) return InvalidArgumentError("is below " + std::to_string(min_value));
+    config->*field = parsed;
+    return Status::Ok();
+  };
+  key.format = [field](const ServerConfig& config) {
+    std::ostringstream text;
+    text << config.*field;
+    return text.str();
+  };
+  return key;
+}
+
 // A string checked by `check` (may be empty: any string).
 ConfigKey StringKey(std::string name, std::string ServerConfig::*field, std::string help, std::string accepts,
                     std::function<Status(const std::string&)> check = {}) {
@@ -299,7 +354,7 @@ std::vector<ConfigKey> MakeKeyTable() {
   model.help = "serve this one TorchScript file (replaces 'models' of the file)";
   model.accepts = "a path";
   model.apply = [](const std::string& value, ServerConfig* config) {
-    config->models = {ModelConfig{std::filesystem::path(value).stem().string(), value}};
+    config->models = {ModelConfig{std::filesystem::path(value).stem().string(), value, ""}};
     return Status::Ok();
   };
   model.format = [](const ServerConfig&) { return std::string(); };
@@ -311,6 +366,18 @@ std::vector<ConfigKey> MakeKeyTable() {
                              if (value == "auto" || value == "cpu" || value.rfind("cuda", 0) == 0) return Status::Ok();
                              return InvalidArgumentError("is not auto, cpu or cuda[:N]");
                            }));
+  keys.push_back(StringKey("precision", &ServerConfig::precision,
+                           "arithmetic of models without their own models[].precision; a reduced precision is "
+                           "validated at load and refused (fp32 used) above engine.precision_tolerance",
+                           "fp32, bf16 (CUDA, or a CPU with AVX512-BF16/AMX) or fp16 (CUDA)", CheckPrecisionName));
+  keys.push_back(BoolKey("engine.optimize", &ServerConfig::engine_optimize,
+                         "run target layers on optimized copies (optimize_for_inference), each validated against the "
+                         "plain module at load"));
+  keys.push_back(NumberKey("engine.optimize_tolerance", &ServerConfig::engine_optimize_tolerance, 0,
+                           "largest map (and probability) difference from the plain module an optimized copy may "
+                           "show on the probe batch"));
+  keys.push_back(NumberKey("engine.precision_tolerance", &ServerConfig::engine_precision_tolerance, 0,
+                           "largest top-1 map difference from fp32 a reduced precision may show on the probe batch"));
   keys.push_back(
       IntegerKey("threads.intra_op", &ServerConfig::threads_intra_op, 0, "LibTorch intra-op threads; 0 = all cores"));
   keys.push_back(

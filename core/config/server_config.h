@@ -30,6 +30,8 @@ namespace camserve {
 struct ModelConfig {
   std::string name;  // default: the file name without .pt
   std::string path;  // TorchScript file
+  // fp32, bf16 or fp16; empty: the top-level `precision`.
+  std::string precision;
 };
 
 // Every setting, with its default. The defaults here are the only ones: the
@@ -44,6 +46,11 @@ struct ServerConfig {
   std::vector<ModelConfig> models;
   std::string default_model;  // default: the first model
   std::string device = "auto";
+  // The precision of models that do not set their own (models[].precision).
+  std::string precision = "fp32";
+  bool engine_optimize = true;
+  double engine_optimize_tolerance = 1e-4;
+  double engine_precision_tolerance = 2e-2;
   int threads_intra_op = 0;  // 0: all cores
   int threads_inter_op = 0;  // 0: all cores
   // kByDevice: chosen by the device (BatcherDefaultsFor), "auto" in files,

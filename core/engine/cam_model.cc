@@ -1,6 +1,7 @@
 #include "core/engine/cam_model.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/cuda.h>
 
@@ -9,7 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <sstream>
 
+#include "core/cam/cam_method.h"
 #include "core/engine/layer_instrumenter.h"
 
 namespace camserve {
@@ -30,17 +34,6 @@ StatusOr<at::Device> ResolveDevice(const std::string& name) {
   } catch (const c10::Error&) {
     return InvalidArgumentError("device '" + name + "' is not a device name; use auto, cpu or cuda[:N]");
   }
-}
-
-StatusOr<at::ScalarType> ResolvePrecision(const std::string& name, const at::Device& device) {
-  if (name == "fp32") return at::kFloat;
-  if (name != "fp16" && name != "bf16") {
-    return InvalidArgumentError("precision '" + name + "' is not one of fp32, fp16, bf16");
-  }
-  if (!device.is_cuda()) {
-    return InvalidArgumentError("precision '" + name + "' needs a CUDA device; this one is " + device.str());
-  }
-  return name == "fp16" ? at::kHalf : at::kBFloat16;
 }
 
 bool IsOutOfMemory(const c10::Error& e) {
@@ -113,11 +106,89 @@ Status StatusFromModelException(const std::string& what) {
   }
 }
 
+namespace {
+
+// Seeded, so every load of a model measures the same thing.
+constexpr uint64_t kProbeSeed = 20261129;
+constexpr int kProbeImages = 4;
+
+// Two images of seeded Gaussian noise and two smooth ones (noise at 1/16 of
+// the size, upsampled): normalised inputs of both kinds a model meets.
+at::Tensor ProbeBatch(int height_px, int width_px) {
+  at::Generator generator = at::detail::createCPUGenerator(kProbeSeed);
+  at::Tensor noise = at::randn({kProbeImages / 2, 3, height_px, width_px}, generator);
+  at::Tensor coarse =
+      at::randn({kProbeImages / 2, 3, std::max(1, height_px / 16), std::max(1, width_px / 16)}, generator);
+  at::Tensor smooth = at::upsample_bilinear2d(coarse, {height_px, width_px}, /*align_corners=*/false) * 1.5;
+  return at::cat({noise, smooth});
+}
+
+// Targets of the probe: the top-1 class for even images, explicit classes at
+// both ends of the range for odd ones (requests ask for either).
+// `scores`: the reference's logits or probabilities, [N, classes].
+at::Tensor ProbeTargets(const at::Tensor& scores) {
+  const int64_t classes = scores.size(1);
+  at::Tensor targets = scores.argmax(1).to(at::kCPU);
+  for (int64_t i = 1; i < targets.size(0); i += 2) targets[i] = (i / 2) % 2 == 0 ? classes - 1 : classes / 2;
+  return targets;
+}
+
+// What one runner gives on the probe: class probabilities [N, classes] and
+// the normalised maps of every CAM method at feature resolution [M, N, h, w].
+struct ProbeOutput {
+  at::Tensor probabilities;
+  at::Tensor maps;
+};
+
+ProbeOutput MapsOfEveryMethod(const CamModel::LayerOutput& output, const at::Tensor& targets) {
+  at::Tensor logits = output.logits;
+  at::Tensor score = logits.gather(1, targets.to(logits.device()).unsqueeze(1)).sum();
+  at::Tensor gradients = torch::autograd::grad({score}, {output.activation}, /*grad_outputs=*/{},
+                                               /*retain_graph=*/false, /*create_graph=*/false,
+                                               /*allow_unused=*/true)[0];
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> maps;
+  for (CamMethodKind kind : AllCamMethods()) {
+    std::unique_ptr<CamMethod> method = CreateCamMethod(kind);
+    if (method->UsesGradients() && !gradients.defined()) continue;
+    maps.push_back(method->Compute(output.activation.detach(), method->UsesGradients() ? gradients : at::Tensor()));
+  }
+  return ProbeOutput{at::softmax(logits.detach().to(at::kFloat), 1).to(at::kCPU), at::stack(maps).to(at::kCPU)};
+}
+
+double MaxAbsDifference(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes()) return std::numeric_limits<double>::infinity();
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+std::string FormatDifference(double value) {
+  std::ostringstream text;
+  text.precision(2);
+  text << std::scientific << value;
+  return text.str();
+}
+
+std::string RunnerName(const std::string& layer, bool optimized, Precision precision) {
+  std::string name = precision == Precision::kFp32 ? "the optimized copy" : std::string(PrecisionName(precision));
+  if (precision != Precision::kFp32 && optimized) name += " (frozen copy)";
+  return name + (layer.empty() ? " of forward" : " of layer '" + layer + "'");
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, const CamModelOptions& options) {
   StatusOr<at::Device> device = ResolveDevice(options.device);
   if (!device.ok()) return device.status();
-  StatusOr<at::ScalarType> dtype = ResolvePrecision(options.precision, *device);
-  if (!dtype.ok()) return dtype.status();
+  StatusOr<Precision> precision = ParsePrecision(options.precision);
+  if (!precision.ok()) return precision.status();
+  CAMSERVE_RETURN_IF_ERROR(CheckPrecisionSupported(*precision, device->is_cuda(), CpuHasNativeBf16()));
+  if (options.max_optimized_layers < 0) {
+    return InvalidArgumentError("max_optimized_layers must be >= 0; was " +
+                                std::to_string(options.max_optimized_layers));
+  }
+  if (!(options.optimize_tolerance >= 0) || !(options.precision_tolerance >= 0)) {
+    return InvalidArgumentError("optimize_tolerance and precision_tolerance must be >= 0");
+  }
   const std::string cannot_load = "cannot load TorchScript model '" + path + "': ";
   if (Status readable = CheckTorchScriptFile(path); !readable.ok()) {
     return InvalidArgumentError(cannot_load + readable.message());
@@ -133,7 +204,8 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   }
   try {
     module.eval();
-    module.to(*device, *dtype);
+    // Float32 weights in every mode: a reduced precision is autocast's.
+    module.to(*device, at::kFloat);
     for (at::Tensor parameter : module.parameters()) parameter.set_requires_grad(false);
   } catch (const c10::Error& e) {
     return InvalidArgumentError(cannot_load + "cannot move it to " + device->str() + ": " +
@@ -142,35 +214,41 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   if (!module.find_method("forward")) {
     return InvalidArgumentError("model '" + path + "' has no forward method");
   }
-  if (options.max_optimized_layers < 0) {
-    return InvalidArgumentError("max_optimized_layers must be >= 0; was " +
-                                std::to_string(options.max_optimized_layers));
+  std::unique_ptr<CamModel> model(new CamModel(std::move(module), *device, *precision, options));
+  if (!options.first_layer.empty()) {
+    if (Status prepared = model->PrepareLayer(options.first_layer); !prepared.ok()) {
+      return InvalidArgumentError("default layer of model '" + path + "': " + prepared.message());
+    }
   }
-  return std::unique_ptr<CamModel>(new CamModel(std::move(module), *device, *dtype,
-                                                options.channels_last && device->is_cuda(),
-                                                options.optimize_for_inference, options.max_optimized_layers));
+  absl::WriterMutexLock lock(&model->module_mutex_);
+  model->precision_decided_ = true;
+  model->ChooseForwardRunnerLocked();
+  // channels_last pays where convolutions have kernels for it: cuDNN, and
+  // oneDNN's bf16 ones (docs/benchmarks.md).
+  model->channels_last_ = options.channels_last && (device->is_cuda() || model->precision_ == Precision::kBf16);
+  return model;
 }
 
-CamModel::CamModel(torch::jit::Module module, at::Device device, at::ScalarType dtype, bool channels_last,
-                   bool optimize, int max_optimized_layers)
+CamModel::CamModel(torch::jit::Module module, at::Device device, Precision precision, const CamModelOptions& options)
     : device_(device),
-      dtype_(dtype),
-      channels_last_(channels_last),
-      optimize_(optimize),
-      max_optimized_layers_(max_optimized_layers),
-      module_(std::move(module)),
-      forward_module_(module_) {
-  if (!optimize_) return;
-  try {
-    torch::jit::Module frozen = torch::jit::freeze(module_);
-    forward_module_ = torch::jit::optimize_for_inference(frozen);
-  } catch (const c10::Error& e) {
-    spdlog::warn("optimize_for_inference failed for forward, using the plain module: {}", e.what_without_backtrace());
-  }
+      optimize_(options.optimize_for_inference),
+      max_optimized_layers_(options.max_optimized_layers),
+      probe_height_px_(options.probe_height_px),
+      probe_width_px_(options.probe_width_px),
+      optimize_tolerance_(options.optimize_tolerance),
+      precision_tolerance_(options.precision_tolerance),
+      precision_(precision),
+      module_(std::move(module)) {
+  forward_runner_ = LayerRunner{module_, "forward", Precision::kFp32, LayerExecution{}};
+}
+
+Precision CamModel::precision() const {
+  absl::ReaderMutexLock lock(&module_mutex_);
+  return precision_;
 }
 
 at::Tensor CamModel::ToModelInput(const at::Tensor& host_batch) const {
-  at::Tensor batch = host_batch.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/false);
+  at::Tensor batch = host_batch.to(device_, at::kFloat, /*non_blocking=*/false, /*copy=*/false);
   return channels_last_ ? batch.contiguous(at::MemoryFormat::ChannelsLast) : batch;
 }
 
@@ -178,9 +256,10 @@ StatusOr<at::Tensor> CamModel::Forward(const at::Tensor& batch) {
   absl::ReaderMutexLock lock(&module_mutex_);
   try {
     at::NoGradGuard no_grad;
-    at::IValue output = forward_module_.forward({batch});
+    AutocastScope autocast(device_.type(), forward_runner_.precision);
+    at::IValue output = forward_runner_.module.forward({batch});
     if (!output.isTensor()) return InternalError("the model's forward did not return a Tensor");
-    return output.toTensor();
+    return output.toTensor().to(at::kFloat);
   } catch (...) {
     return StatusFromModelException("model forward failed");
   }
@@ -206,55 +285,216 @@ Status CamModel::PrepareLayer(const std::string& layer) {
   return Status::Ok();
 }
 
+std::vector<CamModel::Candidate> CamModel::CandidatesLocked(const std::string& layer, const std::string& method) {
+  const bool forward = layer.empty();
+  int copies = 0;
+  for (const auto& [name, existing] : layer_runners_) copies += existing.execution.optimized ? 1 : 0;
+  const bool may_copy = optimize_ && (forward || copies < max_optimized_layers_);
+  if (optimize_ && !may_copy) {
+    spdlog::info("layer '{}' runs on the plain module: {} layers already have a copy of their own (the most allowed)",
+                 layer, copies);
+  }
+  // Frozen with the method preserved (freeze keeps only forward otherwise);
+  // freeze folds batch norms into convolutions in forward's graph only, so
+  // the method's graph is optimized here.
+  auto frozen_copy = [&]() {
+    torch::jit::Module frozen =
+        forward ? torch::jit::freeze(module_) : torch::jit::freeze(module_, std::vector<std::string>{method});
+    if (!forward) {
+      std::shared_ptr<torch::jit::Graph> graph = frozen.get_method(method).graph();
+      torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
+    }
+    return frozen;
+  };
+  auto runner_on = [&](torch::jit::Module module, bool optimized, Precision precision) {
+    LayerExecution execution;
+    execution.layer = layer;
+    execution.optimized = optimized;
+    execution.precision = PrecisionName(precision);
+    return LayerRunner{std::move(module), method, precision, std::move(execution)};
+  };
+  std::vector<Candidate> candidates;
+  if (precision_ != Precision::kFp32) {
+    // Autocast does not reach oneDNN's pre-packed convolutions, so a reduced
+    // precision runs on a frozen copy without them, or on the plain module.
+    torch::jit::Module module = module_;
+    bool copied = false;
+    if (may_copy) {
+      try {
+        module = frozen_copy();
+        copied = true;
+      } catch (const c10::Error& e) {
+        spdlog::warn("cannot freeze a copy for {}: {}", RunnerName(layer, true, precision_),
+                     e.what_without_backtrace());
+      }
+    }
+    candidates.push_back(Candidate{runner_on(module, copied, precision_), precision_tolerance_});
+  }
+  if (may_copy) {
+    try {
+      torch::jit::Module frozen = frozen_copy();
+      torch::jit::Module optimized =
+          forward ? torch::jit::optimize_for_inference(frozen) : torch::jit::optimize_for_inference(frozen, {method});
+      candidates.push_back(Candidate{runner_on(optimized, true, Precision::kFp32), optimize_tolerance_});
+    } catch (const c10::Error& e) {
+      spdlog::warn("optimize_for_inference failed for {}, using the plain module: {}",
+                   RunnerName(layer, true, Precision::kFp32), e.what_without_backtrace());
+    }
+  }
+  return candidates;
+}
+
+CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, LayerRunner reference,
+                                                   std::vector<Candidate> candidates) {
+  reference.execution.layer = layer;
+  if (candidates.empty()) return reference;
+  if (probe_height_px_ <= 0 || probe_width_px_ <= 0) return std::move(candidates.front().runner);
+  const bool forward = layer.empty();
+  const at::Tensor probe = ToModelInput(ProbeBatch(probe_height_px_, probe_width_px_));
+  // What a runner gives on the probe for `targets`; maps only for layers.
+  auto run_probe = [&](const LayerRunner& runner, const at::Tensor& targets) -> StatusOr<ProbeOutput> {
+    try {
+      if (forward) {
+        at::NoGradGuard no_grad;
+        AutocastScope autocast(device_.type(), runner.precision);
+        torch::jit::Module module = runner.module;
+        at::Tensor logits = module.forward({probe}).toTensor().to(at::kFloat);
+        return ProbeOutput{at::softmax(logits, 1).to(at::kCPU), at::Tensor()};
+      }
+      StatusOr<LayerOutput> output = RunLayer(runner, probe, layer, /*track_gradients=*/true);
+      if (!output.ok()) return output.status();
+      return MapsOfEveryMethod(*output, targets);
+    } catch (...) {
+      return StatusFromModelException("probe failed");
+    }
+  };
+  // The plain module's answers, for the two target sets: an optimized fp32
+  // copy must match every request (mixed targets) within its tolerance; a
+  // reduced precision is judged on the top-1 maps, what a request without a
+  // target class gets (explicit low-probability classes move more: see
+  // docs/numerics.md).
+  StatusOr<ProbeOutput> top1_expected = InternalError("not run");
+  StatusOr<ProbeOutput> mixed_expected = InternalError("not run");
+  at::Tensor top1_targets, mixed_targets;
+  try {
+    at::Tensor logits;
+    {
+      at::NoGradGuard no_grad;
+      torch::jit::Module module = module_;
+      logits = forward ? module.forward({probe}).toTensor() : RunLayer(reference, probe, layer, false)->logits;
+    }
+    top1_targets = logits.to(at::kFloat).argmax(1).to(at::kCPU);
+    mixed_targets = ProbeTargets(logits.to(at::kFloat));
+    top1_expected = run_probe(reference, top1_targets);
+    if (top1_expected.ok() && !forward) mixed_expected = run_probe(reference, mixed_targets);
+  } catch (...) {
+    top1_expected = StatusFromModelException("probe failed");
+  }
+  if (!top1_expected.ok() || (!forward && !mixed_expected.ok())) {
+    const Status& failed = top1_expected.ok() ? mixed_expected.status() : top1_expected.status();
+    reference.execution.note = "not validated (the plain module fails on the probe batch: " + failed.message() +
+                               "), so no faster runner is used";
+    spdlog::warn("{}: {}", forward ? std::string("forward") : "layer '" + layer + "'", reference.execution.note);
+    return reference;
+  }
+  std::string refusals;
+  for (Candidate& candidate : candidates) {
+    LayerRunner& runner = candidate.runner;
+    const bool reduced = runner.precision != Precision::kFp32;
+    const std::string name = RunnerName(layer, runner.execution.optimized, runner.precision);
+    const ProbeOutput& expected = forward || reduced ? *top1_expected : *mixed_expected;
+    std::string refusal;
+    StatusOr<ProbeOutput> actual = run_probe(runner, forward || reduced ? top1_targets : mixed_targets);
+    if (!actual.ok()) {
+      refusal = name + " fails on the probe batch: " + actual.status().message();
+    } else {
+      LayerExecution& execution = runner.execution;
+      execution.probability_difference = MaxAbsDifference(actual->probabilities, expected.probabilities);
+      execution.map_difference = forward ? 0 : MaxAbsDifference(actual->maps, expected.maps);
+      // A reduced precision's probabilities are reported, not judged: its
+      // classifier runs in that precision too.
+      const double judged = reduced ? (forward ? 0 : execution.map_difference)
+                                    : std::max(execution.map_difference, execution.probability_difference);
+      if (judged <= candidate.tolerance) {
+        execution.note = refusals;
+        if (!forward) {
+          spdlog::info("{}: validated, maps within {} and probabilities within {} of the plain fp32 module", name,
+                       FormatDifference(execution.map_difference), FormatDifference(execution.probability_difference));
+        }
+        return std::move(runner);
+      }
+      refusal = name + " refused: " +
+                (forward ? std::string() : "maps differ by " + FormatDifference(execution.map_difference) + ", ") +
+                "probabilities by " + FormatDifference(execution.probability_difference) +
+                " from the plain fp32 module on the probe batch (tolerance " + FormatDifference(candidate.tolerance) +
+                ")";
+    }
+    spdlog::warn("{}", refusal);
+    refusals += (refusals.empty() ? "" : "; ") + refusal;
+  }
+  reference.execution.note = refusals;
+  return reference;
+}
+
 Status CamModel::AddLayerRunnerLocked(const std::string& layer) {
   if (FindRunner(layer)) return Status::Ok();
   StatusOr<std::string> method = AddActivationMethod(module_, layer);
   if (!method.ok()) return method.status();
-  LayerRunner runner{module_, *method, false};
-  int optimized_layers = 0;
-  for (const auto& [name, existing] : layer_runners_) optimized_layers += existing.optimized ? 1 : 0;
-  if (optimize_ && optimized_layers >= max_optimized_layers_) {
-    spdlog::info("layer '{}' runs on the plain module: {} layers already have an optimized copy (the most allowed)",
-                 layer, optimized_layers);
-  } else if (optimize_) {
-    try {
-      // Frozen first with the method preserved: optimize_for_inference alone
-      // freezes with nothing but forward preserved.
-      torch::jit::Module frozen = torch::jit::freeze(module_, std::vector<std::string>{*method});
-      // freeze folds batch norms into convolutions in forward's graph only.
-      std::shared_ptr<torch::jit::Graph> graph = frozen.get_method(*method).graph();
-      torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
-      runner = LayerRunner{torch::jit::optimize_for_inference(frozen, {*method}), *method, true};
-    } catch (const c10::Error& e) {
-      spdlog::warn("optimize_for_inference failed for layer '{}', using the plain module: {}", layer,
-                   e.what_without_backtrace());
+  LayerRunner plain{module_, *method, Precision::kFp32, LayerExecution{}};
+  LayerRunner chosen = ChooseRunnerLocked(layer, std::move(plain), CandidatesLocked(layer, *method));
+  if (!precision_decided_) {
+    precision_decided_ = true;
+    if (precision_ != Precision::kFp32 && chosen.precision == Precision::kFp32) {
+      spdlog::warn("precision {} refused for this model, which runs in fp32: {}", PrecisionName(precision_),
+                   chosen.execution.note);
+      precision_ = Precision::kFp32;
     }
   }
-  layer_runners_.emplace(layer, std::move(runner));
+  layer_runners_.emplace(layer, std::move(chosen));
   return Status::Ok();
+}
+
+void CamModel::ChooseForwardRunnerLocked() {
+  LayerRunner plain{module_, "forward", Precision::kFp32, LayerExecution{}};
+  forward_runner_ = ChooseRunnerLocked("", std::move(plain), CandidatesLocked("", "forward"));
 }
 
 std::vector<std::string> CamModel::OptimizedLayers() {
   absl::ReaderMutexLock lock(&module_mutex_);
   std::vector<std::string> layers;
   for (const auto& [name, runner] : layer_runners_) {
-    if (runner.optimized) layers.push_back(name);
+    if (runner.execution.optimized) layers.push_back(name);
   }
   std::sort(layers.begin(), layers.end());
+  return layers;
+}
+
+std::vector<LayerExecution> CamModel::Layers() {
+  absl::ReaderMutexLock lock(&module_mutex_);
+  std::vector<LayerExecution> layers;
+  for (const auto& [name, runner] : layer_runners_) layers.push_back(runner.execution);
+  std::sort(layers.begin(), layers.end(),
+            [](const LayerExecution& a, const LayerExecution& b) { return a.layer < b.layer; });
   return layers;
 }
 
 void CamModel::FallBackToPlain(const std::string& layer, const std::string& why) {
   absl::WriterMutexLock lock(&module_mutex_);
   LayerRunner& runner = layer_runners_.at(layer);
-  if (!runner.optimized) return;
-  spdlog::warn("layer '{}': the optimized module {}; using the plain module from now on", layer, why);
-  runner = LayerRunner{module_, runner.method, false};
+  if (!runner.Fast()) return;
+  const std::string note = RunnerName(layer, runner.execution.optimized, runner.precision) + " " + why +
+                           "; the layer uses the plain fp32 module from now on";
+  spdlog::warn("{}", note);
+  LayerExecution execution;
+  execution.layer = layer;
+  execution.note = note;
+  runner = LayerRunner{module_, runner.method, Precision::kFp32, std::move(execution)};
 }
 
 StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, const at::Tensor& batch,
                                                    const std::string& layer, bool track_gradients) {
   at::AutoGradMode grad_mode(track_gradients);
+  AutocastScope autocast(device_.type(), runner.precision);
   at::IValue output = runner.module.get_method(runner.method)({batch});
   const auto& pair = output.toTupleRef().elements();
   LayerOutput result{pair[0].toTensor(), pair[1].toTensor()};
@@ -277,31 +517,32 @@ StatusOr<CamModel::LayerOutput> CamModel::RunLayerGuarded(const LayerRunner& run
 StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor& batch, const std::string& layer,
                                                                 bool track_gradients) {
   CAMSERVE_RETURN_IF_ERROR(PrepareLayer(layer));
-  std::string optimized_failure;
+  std::string fast_failure;
   {
     absl::ReaderMutexLock lock(&module_mutex_);
     const LayerRunner& runner = *FindRunner(layer);
     StatusOr<LayerOutput> output = RunLayerGuarded(runner, batch, layer, track_gradients);
-    if (!runner.optimized) return output;
+    if (!runner.Fast()) return output;
     if (output.ok()) {
       if (!track_gradients || output->logits.requires_grad()) return output;
-      optimized_failure = "does not carry gradients to the logits";
+      fast_failure = "does not carry gradients to the logits";
     } else if (output.status().code() == StatusCode::kInternal) {
-      optimized_failure = "failed: " + output.status().message();
+      fast_failure = "failed: " + output.status().message();
     } else {
-      // Out of memory or a lost device says nothing about the copy.
+      // Out of memory or a lost device says nothing about the runner.
       return output;
     }
   }
-  // The optimized copy failed. The plain module decides whose fault it was:
-  // if it fails too, the input is (the copy stays); if it succeeds, the copy
-  // is, and the layer uses the plain module from now on.
+  // The fast runner failed. The plain module decides whose fault it was:
+  // if it fails too, the input is (the runner stays); if it succeeds, the
+  // runner is, and the layer uses the plain module from now on.
   StatusOr<LayerOutput> plain = InternalError("unreachable");
   {
     absl::ReaderMutexLock lock(&module_mutex_);
-    plain = RunLayerGuarded(LayerRunner{module_, FindRunner(layer)->method, false}, batch, layer, track_gradients);
+    plain = RunLayerGuarded(LayerRunner{module_, FindRunner(layer)->method, Precision::kFp32, LayerExecution{}}, batch,
+                            layer, track_gradients);
   }
-  if (plain.ok()) FallBackToPlain(layer, optimized_failure);
+  if (plain.ok()) FallBackToPlain(layer, fast_failure);
   return plain;
 }
 

@@ -23,6 +23,8 @@ class ExplainBackend {
   virtual const Preprocessor& preprocessor() const = 0;
   // Every dotted layer path that can be a target.
   virtual std::vector<std::string> UsableLayers() = 0;
+  // How each target layer prepared so far runs (none for a fake engine).
+  virtual std::vector<LayerExecution> PreparedLayers() { return {}; }
   // One batch: heatmaps, targets and top-k for every item, same order.
   // REQUIRES: every item's input has the same shape.
   virtual StatusOr<BatchResult> Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) = 0;

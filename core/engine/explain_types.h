@@ -74,6 +74,23 @@ struct BatchResult {
   StageTimings timings;
 };
 
+// How one prepared target layer runs, and why (GetModelInfo reports it).
+struct LayerExecution {
+  std::string layer;
+  // Runs on a copy of its own (optimized, or frozen for a reduced precision)
+  // rather than the plain module.
+  bool optimized = false;
+  std::string precision = "fp32";  // fp32, bf16, fp16
+  // Measured when the layer was prepared: the largest difference of this
+  // runner's maps (every method, normalised units, feature resolution) and
+  // class probabilities from the plain fp32 module's on a probe batch.
+  // Negative: not measured (the plain fp32 module itself, or no validation).
+  double map_difference = -1;
+  double probability_difference = -1;
+  // Why a faster runner was refused or dropped; empty when none was.
+  std::string note;
+};
+
 struct ModelInfo {
   std::string name;
   std::string path;
@@ -83,6 +100,9 @@ struct ModelInfo {
   int num_classes = 0;
   std::vector<std::string> labels;  // empty: numeric labels
   std::string default_layer;
+  // The precision the model runs in: the configured one, or fp32 when it was
+  // refused at load.
+  std::string precision = "fp32";
 };
 
 }  // namespace camserve

@@ -192,7 +192,7 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   }
 
   // Targets: explicit classes, or the top-1 prediction.
-  at::Tensor predicted = logits.detach().argmax(1).to(at::kCPU);
+  at::Tensor predicted = logits.detach().to(at::kFloat).argmax(1).to(at::kCPU);
   std::vector<int64_t> targets(n);
   for (int64_t i = 0; i < n; ++i) {
     targets[i] = items[i].target_class ? *items[i].target_class : predicted[i].item<int64_t>();
@@ -273,6 +273,11 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   model_options.channels_last = options.channels_last;
   model_options.optimize_for_inference = options.optimize_for_inference;
   model_options.max_optimized_layers = options.max_optimized_layers;
+  model_options.optimize_tolerance = options.optimize_tolerance;
+  model_options.precision_tolerance = options.precision_tolerance;
+  model_options.probe_height_px = sidecar->input_height_px;
+  model_options.probe_width_px = sidecar->input_width_px;
+  model_options.first_layer = sidecar->default_layer;
   StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(options.model_path, model_options);
   if (!model.ok()) return model.status();
 
@@ -284,11 +289,8 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   info.input_width_px = sidecar->input_width_px;
   info.labels = sidecar->labels;
   info.default_layer = sidecar->default_layer;
+  info.precision = PrecisionName((*model)->precision());
 
-  Status layer_status = (*model)->PrepareLayer(info.default_layer);
-  if (!layer_status.ok()) {
-    return InvalidArgumentError("default layer of model '" + info.name + "': " + layer_status.message());
-  }
   // One forward tells the class count, and doubles as the first warm-up.
   at::Tensor blank = (*model)->ToModelInput(at::zeros({1, 3, info.input_height_px, info.input_width_px}));
   StatusOr<at::Tensor> logits = (*model)->Forward(blank);
@@ -322,10 +324,10 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
     if (!classified.ok()) return classified.status();
   }
   spdlog::info(
-      "loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, "
+      "loaded model '{}' from {} on {} ({} classes, input {}x{}, default layer {}, {}, "
       "{} intra-op threads, warm-up {} ms)",
       info.name, info.path, info.device, info.num_classes, info.input_height_px, info.input_width_px,
-      info.default_layer, at::get_num_threads(), MicrosSince(warmup_start) / 1000);
+      info.default_layer, info.precision, at::get_num_threads(), MicrosSince(warmup_start) / 1000);
   return std::unique_ptr<ExplainerEngine>(new ExplainerEngine(std::move(impl)));
 }
 
@@ -335,6 +337,7 @@ ExplainerEngine::~ExplainerEngine() = default;
 const ModelInfo& ExplainerEngine::info() const { return impl_->info(); }
 const Preprocessor& ExplainerEngine::preprocessor() const { return impl_->preprocessor(); }
 std::vector<std::string> ExplainerEngine::UsableLayers() { return impl_->model().UsableLayers(); }
+std::vector<LayerExecution> ExplainerEngine::PreparedLayers() { return impl_->model().Layers(); }
 
 StatusOr<BatchResult> ExplainerEngine::Explain(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items) {
   try {

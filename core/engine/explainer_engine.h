@@ -38,15 +38,23 @@ struct EngineOptions {
   ModelSidecarDefaults sidecar_defaults;
   // "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
   std::string device = "auto";
-  // "fp32"; "fp16" or "bf16" on CUDA only.
+  // "fp32", "bf16" (CUDA, or a CPU with native bf16) or "fp16" (CUDA); a
+  // reduced precision is validated against fp32 at load and refused above
+  // precision_tolerance (cam_model.h).
   std::string precision = "fp32";
-  // CUDA only: channels_last inputs.
+  // channels_last inputs where they help (CUDA; CPU in bf16).
   bool channels_last = true;
-  // Freeze and optimize a copy of the module per target layer
-  // (torch::jit::optimize_for_inference; see cam_model.h). Costs one weight
-  // copy per layer in use, at most max_optimized_layers of them.
+  // Try a frozen, optimized copy of the module per target layer
+  // (torch::jit::optimize_for_inference), each validated against the plain
+  // module on a probe batch (cam_model.h). Costs one weight copy per layer in
+  // use, at most max_optimized_layers of them.
   bool optimize_for_inference = true;
   int max_optimized_layers = 4;
+  // Largest map (and probability) difference from the plain fp32 module an
+  // optimized copy may show on the probe batch.
+  double optimize_tolerance = 1e-4;
+  // The same for a reduced precision.
+  double precision_tolerance = 2e-2;
   // Explanations of a blank input run at load (batch size 1) so the first
   // request does not pay for graph optimisation.
   int warmup_iterations = 3;
@@ -64,6 +72,10 @@ class ExplainerEngine : public ExplainBackend {
 
   // Every dotted layer path that can be a target (computed once, then cached).
   std::vector<std::string> UsableLayers() override;
+
+  // How each prepared layer runs (optimized copy, precision, measured
+  // difference from the plain fp32 module).
+  std::vector<LayerExecution> PreparedLayers() override;
 
   // One forward, one backward (none for gradient-free methods) for all items.
   // REQUIRES: every item's input has the same shape.

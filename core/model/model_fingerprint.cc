@@ -7,7 +7,8 @@
 
 namespace camserve {
 
-StatusOr<std::string> ModelFingerprint(const std::string& model_path, const ModelSidecar& sidecar) {
+StatusOr<std::string> ModelFingerprint(const std::string& model_path, const ModelSidecar& sidecar,
+                                       const std::string& precision) {
   std::ifstream in(model_path, std::ios::binary);
   if (!in) return NotFoundError("cannot read model file " + model_path);
   Sha256 sha;
@@ -23,6 +24,7 @@ StatusOr<std::string> ModelFingerprint(const std::string& model_path, const Mode
     preprocessing += ";mean" + std::to_string(c) + "=" + std::to_string(sidecar.mean[c]) + ";std" + std::to_string(c) +
                      "=" + std::to_string(sidecar.std[c]);
   }
+  if (precision != "fp32") preprocessing += ";precision=" + precision;
   sha.UpdateField(preprocessing);
   return "sha256:" + ToHex(sha.Finish());
 }

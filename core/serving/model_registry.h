@@ -30,6 +30,8 @@ class ModelRegistry {
     std::string name;
     // The TorchScript file (its NAME.yaml sidecar beside it is read).
     std::string path;
+    // fp32, bf16 or fp16; empty: Options::engine's.
+    std::string precision;
   };
 
   struct Options {

@@ -17,6 +17,7 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ModelRegistry::Options& 
   const std::string where = "model '" + model.name + "' (" + model.path + "): ";
   EngineOptions engine_options = registry_options.engine;
   engine_options.model_path = model.path;
+  if (!model.precision.empty()) engine_options.precision = model.precision;
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(engine_options);
   if (!engine.ok()) return Status(engine.status().code(), where + engine.status().message());
   StatusOr<ModelSidecar> sidecar = LoadModelSidecar(model.path, SidecarPathFor(model.path), ModelSidecarDefaults{});
@@ -32,7 +33,7 @@ StatusOr<std::unique_ptr<ModelRunner>> LoadRunner(const ModelRegistry::Options& 
       hook(name, why);
     };
   }
-  StatusOr<std::string> version = ModelFingerprint(model.path, *sidecar);
+  StatusOr<std::string> version = ModelFingerprint(model.path, *sidecar, (*engine)->info().precision);
   if (!version.ok()) return Status(version.status().code(), where + version.status().message());
   options.version = *version;
   StatusOr<std::unique_ptr<ModelRunner>> runner = ModelRunner::Create(std::move(engine).value(), options, clock);

@@ -146,6 +146,8 @@ class ModelRunner {
   const Preprocessor& preprocessor() const { return backend_->preprocessor(); }
   // Sorted usable target layers (computed once at Create).
   const std::set<std::string>& usable_layers() const { return usable_layers_; }
+  // How each target layer prepared so far runs (the engine's report).
+  std::vector<LayerExecution> prepared_layers() const { return backend_->PreparedLayers(); }
   Clock& clock() const { return *clock_; }
   int QueueDepth() const { return batcher_->QueueDepth(); }
   int max_queue_size() const { return options_.batcher.max_queue_size; }

@@ -43,5 +43,106 @@ TEST_CASE("at most max_optimized_layers layers get an optimized copy; the others
   CHECK(none->OptimizedLayers().empty());
 }
 
+// ResNet-18 with validation on (the probe at its 224x224 input size).
+std::unique_ptr<CamModel> LoadValidatedResNet18(CamModelOptions options) {
+  options.device = "cpu";
+  options.probe_height_px = options.probe_width_px = 224;
+  options.first_layer = "layer4";
+  StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(ModelDir() + "/resnet18.pt", options);
+  INFO(model.status().ToString());
+  REQUIRE(model.ok());
+  return std::move(model).value();
+}
+
+TEST_CASE("an optimized copy is validated against the plain module, and refused above the tolerance") {
+  CamModelOptions options;
+  SECTION("within the tolerance: used, with the measured differences") {
+    options.optimize_tolerance = 1.0;
+    std::unique_ptr<CamModel> model = LoadValidatedResNet18(options);
+    const std::vector<LayerExecution> layers = model->Layers();
+    REQUIRE(layers.size() == 1);
+    CHECK(layers[0].layer == "layer4");
+    CHECK(layers[0].optimized);
+    CHECK(layers[0].precision == "fp32");
+    // Folded batch norms and oneDNN round differently, but not by much.
+    CHECK(layers[0].map_difference > 0);
+    CHECK(layers[0].map_difference < 1e-3);
+    CHECK(layers[0].probability_difference >= 0);
+    CHECK(layers[0].probability_difference < 1e-4);
+    CHECK(layers[0].note.empty());
+  }
+  SECTION("above it (0: only an exact copy would pass): the plain module, with the reason") {
+    options.optimize_tolerance = 0;
+    std::unique_ptr<CamModel> model = LoadValidatedResNet18(options);
+    const std::vector<LayerExecution> layers = model->Layers();
+    REQUIRE(layers.size() == 1);
+    CHECK_FALSE(layers[0].optimized);
+    CHECK(layers[0].map_difference < 0);  // the plain module is the reference
+    CHECK_THAT(layers[0].note, Catch::Contains("the optimized copy of layer 'layer4' refused: maps differ by"));
+    CHECK(model->OptimizedLayers().empty());
+    // A layer prepared later is validated the same way.
+    REQUIRE(model->PrepareLayer("layer3").ok());
+    CHECK(model->OptimizedLayers().empty());
+  }
+  SECTION("optimize off: the plain module, nothing to measure") {
+    options.optimize_for_inference = false;
+    std::unique_ptr<CamModel> model = LoadValidatedResNet18(options);
+    const std::vector<LayerExecution> layers = model->Layers();
+    REQUIRE(layers.size() == 1);
+    CHECK_FALSE(layers[0].optimized);
+    CHECK(layers[0].map_difference < 0);
+    CHECK(layers[0].note.empty());
+  }
+}
+
+TEST_CASE("precisions are parsed and checked against the device") {
+  CHECK(ParsePrecision("bf16").value() == Precision::kBf16);
+  CHECK(ParsePrecision("int8").status().message() == "precision 'int8' is not one of fp32, bf16, fp16");
+  CHECK(CheckPrecisionSupported(Precision::kFp32, false, false).ok());
+  CHECK(CheckPrecisionSupported(Precision::kBf16, false, true).ok());
+  CHECK(CheckPrecisionSupported(Precision::kBf16, true, false).ok());
+  CHECK(CheckPrecisionSupported(Precision::kFp16, true, false).ok());
+  const Status no_native_bf16 = CheckPrecisionSupported(Precision::kBf16, false, false);
+  CHECK(no_native_bf16.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(no_native_bf16.message(), Catch::Contains("AVX512-BF16 or AMX-BF16"));
+  const Status fp16_on_cpu = CheckPrecisionSupported(Precision::kFp16, false, true);
+  CHECK(fp16_on_cpu.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(fp16_on_cpu.message(), Catch::Contains("fp16 needs a CUDA device"));
+}
+
+TEST_CASE("bf16 is validated against fp32 at load and refused above precision_tolerance") {
+  if (!CpuHasNativeBf16()) {
+    WARN("this CPU has no native bf16; CamModel::Load refuses bf16 here (checked above)");
+    return;
+  }
+  CamModelOptions options;
+  options.precision = "bf16";
+  SECTION("within the tolerance: the model runs in bf16") {
+    std::unique_ptr<CamModel> model = LoadValidatedResNet18(options);
+    CHECK(model->precision() == Precision::kBf16);
+    const std::vector<LayerExecution> layers = model->Layers();
+    REQUIRE(layers.size() == 1);
+    CHECK(layers[0].precision == "bf16");
+    CHECK(layers[0].optimized);  // a frozen copy
+    CHECK(layers[0].map_difference > 0);
+    CHECK(layers[0].map_difference <= options.precision_tolerance);
+    // Logits of a bf16 forward come back as float32.
+    StatusOr<at::Tensor> logits = model->Forward(model->ToModelInput(at::rand({1, 3, 224, 224})));
+    REQUIRE(logits.ok());
+    CHECK(logits->scalar_type() == at::kFloat);
+  }
+  SECTION("above it: the whole model falls back to fp32, saying why") {
+    options.precision_tolerance = 0;
+    std::unique_ptr<CamModel> model = LoadValidatedResNet18(options);
+    CHECK(model->precision() == Precision::kFp32);
+    const std::vector<LayerExecution> layers = model->Layers();
+    REQUIRE(layers.size() == 1);
+    CHECK(layers[0].precision == "fp32");
+    CHECK_THAT(layers[0].note, Catch::Contains("bf16 (frozen copy) of layer 'layer4' refused: maps differ by"));
+    REQUIRE(model->PrepareLayer("layer3").ok());
+    CHECK(model->Layers()[0].precision == "fp32");
+  }
+}
+
 }  // namespace
 }  // namespace camserve

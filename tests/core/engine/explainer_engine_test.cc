@@ -1,4 +1,5 @@
 #include "core/engine/explainer_engine.h"
+#include "core/engine/precision.h"
 
 #include <numeric>
 
@@ -7,6 +8,7 @@
 namespace camserve {
 namespace {
 
+using testing::ConfigureTorchForTests;
 using testing::EngineFixture;
 using testing::Item;
 using testing::MakeEngine;
@@ -70,7 +72,7 @@ TEST_CASE("bad engine options and models are refused clearly") {
        {Case{"/nonexistent/model.pt", "cpu", "fp32", "cannot load TorchScript model"},
         Case{ModelDir() + "/digits_cnn.yaml", "cpu", "fp32", "cannot load TorchScript model"},
         Case{good, "tpu", "fp32", "not a device name"}, Case{good, "cpu", "fp16", "needs a CUDA device"},
-        Case{good, "cpu", "int4", "not one of fp32, fp16, bf16"}}) {
+        Case{good, "cpu", "int4", "not one of fp32, bf16, fp16"}}) {
     INFO(c.reason);
     EngineOptions options;
     options.model_path = c.model;
@@ -189,6 +191,58 @@ TEST_CASE("usable layers are listed for the model") {
   for (const char* layer : {"block1", "block2", "block3", "block3.0", "pool"}) {
     INFO(layer);
     CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end());
+  }
+}
+
+TEST_CASE("the engine reports its prepared layers and precision; bf16 maps stay near fp32's") {
+  ConfigureTorchForTests();
+  auto load = [](const std::string& precision) {
+    EngineOptions options;
+    options.model_path = ModelDir() + "/resnet18.pt";
+    options.device = "cpu";
+    options.precision = precision;
+    StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
+    INFO(engine.status().ToString());
+    REQUIRE(engine.ok());
+    return std::move(engine).value();
+  };
+  auto fp32 = load("fp32");
+  CHECK(fp32->info().precision == "fp32");
+  const std::vector<LayerExecution> layers = fp32->PreparedLayers();
+  REQUIRE(layers.size() == 1);
+  CHECK(layers[0].layer == "layer4");
+  // Validated at load: either the optimized copy within 1e-4, or the plain
+  // module with the reason.
+  if (layers[0].optimized) {
+    CHECK(layers[0].map_difference >= 0);
+    CHECK(layers[0].map_difference <= 1e-4);
+  } else {
+    CHECK_THAT(layers[0].note, Catch::Contains("refused"));
+  }
+  if (!CpuHasNativeBf16()) {
+    WARN("no native bf16 on this CPU: bf16 is refused at load (cam_model_test)");
+    return;
+  }
+  auto bf16 = load("bf16");
+  CHECK(bf16->info().precision == "bf16");
+  REQUIRE(bf16->PreparedLayers().size() == 1);
+  CHECK(bf16->PreparedLayers()[0].precision == "bf16");
+  std::vector<PreparedInput> inputs;
+  std::vector<ExplainItem> items;
+  for (unsigned i = 0; i < 3; ++i) inputs.push_back(RandomInput(224, 224, 40 + i));
+  for (const PreparedInput& input : inputs) items.push_back(Item(input, std::nullopt, HeatmapResolution::kFeature));
+  StatusOr<BatchResult> expected = fp32->Explain({}, items);
+  StatusOr<BatchResult> actual = bf16->Explain({}, items);
+  REQUIRE(expected.ok());
+  REQUIRE(actual.ok());
+  for (size_t i = 0; i < items.size(); ++i) {
+    INFO("image " << i);
+    const ExplainResult& a = actual->items[i];
+    const ExplainResult& e = expected->items[i];
+    CHECK(a.target.class_index == e.target.class_index);
+    const double difference = MaxAbsDiff(e.heatmap.values, a.heatmap.values.data(), a.heatmap.values.size());
+    WARN("bf16 top-1 map difference from fp32: " << difference);
+    CHECK(difference <= 2e-2);
   }
 }
 

@@ -10,7 +10,7 @@
 namespace camserve {
 namespace {
 
-TEST_CASE("the model fingerprint follows the file's bytes and the preprocessing") {
+TEST_CASE("the model fingerprint follows the file's bytes, the preprocessing and a reduced precision") {
   char path[] = "/tmp/camserve_fingerprint_XXXXXX";
   const int fd = mkstemp(path);
   REQUIRE(fd >= 0);
@@ -32,6 +32,13 @@ TEST_CASE("the model fingerprint follows the file's bytes and the preprocessing"
   CHECK(fingerprint() == *first);
   sidecar.mean[1] = 0.5f;
   CHECK(fingerprint() != *first);
+  sidecar = ModelSidecar();
+  // fp32 is the version without a precision; others differ from it and
+  // from each other.
+  CHECK(*ModelFingerprint(path, sidecar, "fp32") == *first);
+  const std::string bf16 = *ModelFingerprint(path, sidecar, "bf16");
+  CHECK(bf16 != *first);
+  CHECK(*ModelFingerprint(path, sidecar, "fp16") != bf16);
   sidecar = ModelSidecar();
   write("model two");
   CHECK(fingerprint() != *first);
