@@ -16,6 +16,7 @@
 
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "client/common/grpc_channel.h"
+#include "core/engine/precision.h"
 #include "core/image/png_encoder.h"
 #include "core/util/file_io.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -419,6 +420,47 @@ TEST_CASE("health says SERVING and reflection lists the service", "[server]") {
   CHECK(info.models(0).methods_size() == 6);
   CHECK_THAT(std::vector<std::string>(info.models(0).target_layers().begin(), info.models(0).target_layers().end()),
              Catch::VectorContains(std::string("block2")));
+  CHECK(info.models(0).precision() == "fp32");
+  // The default layer is prepared at load, its optimized copy validated.
+  REQUIRE(info.models(0).prepared_layers_size() == 1);
+  const v1::PreparedLayer& prepared = info.models(0).prepared_layers(0);
+  CHECK(prepared.layer() == "block3");
+  CHECK(prepared.precision() == "fp32");
+  if (prepared.optimized()) {
+    CHECK(prepared.map_difference() >= 0);
+    CHECK(prepared.map_difference() <= 1e-4);
+  } else {
+    CHECK_THAT(prepared.note(), Catch::Contains("refused"));
+  }
+}
+
+TEST_CASE("--precision bf16 serves bf16 where the CPU has it, under another model version", "[server]") {
+  if (!CpuHasNativeBf16()) {
+    ServerProcess refused;
+    const Status started = refused.Start({{"--model", DigitsModel(), "--precision", "bf16"}, {}, 120000});
+    CHECK_FALSE(started.ok());
+    CHECK_THAT(started.message(), Catch::Contains("AVX512-BF16 or AMX-BF16"));
+    return;
+  }
+  ServerProcess fp32_server;
+  StartServer(fp32_server, {});
+  ServerProcess bf16_server;
+  StartServer(bf16_server, {"--precision", "bf16"});
+  auto info_of = [](const ServerProcess& server) {
+    v1::GetModelInfoResponse info;
+    grpc::ClientContext context;
+    REQUIRE(Connect(server)->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    REQUIRE(info.models_size() == 1);
+    return info.models(0);
+  };
+  const v1::ModelInfo fp32 = info_of(fp32_server);
+  const v1::ModelInfo bf16 = info_of(bf16_server);
+  CHECK(bf16.precision() == "bf16");
+  REQUIRE(bf16.prepared_layers_size() == 1);
+  CHECK(bf16.prepared_layers(0).precision() == "bf16");
+  CHECK(bf16.prepared_layers(0).map_difference() <= 2e-2);
+  // Cached answers are keyed by version: an fp32 cache never answers bf16.
+  CHECK(bf16.version() != fp32.version());
 }
 
 TEST_CASE("ExplainStream answers every request by id, failures included", "[server]") {

@@ -97,6 +97,42 @@ TEST_CASE("layers override in order: file < environment < flags") {
   fs::remove(yaml);
 }
 
+TEST_CASE("models carry their own precision; the top-level one is the default, and numbers are checked") {
+  const std::string yaml = WriteYaml(
+      "precision: bf16\nengine:\n  optimize: false\n  optimize_tolerance: 5e-5\nmodels:\n  - path: /m/a.pt\n"
+      "  - path: /m/b.pt\n    precision: fp32\n");
+  StatusOr<ServerConfig> config = Load({"--config", yaml.c_str(), "--engine-precision-tolerance", "0.05"});
+  INFO(config.status().ToString());
+  REQUIRE(config.ok());
+  CHECK(config->precision == "bf16");
+  REQUIRE(config->models.size() == 2);
+  CHECK(config->models[0].precision.empty());
+  CHECK(config->models[1].precision == "fp32");
+  CHECK_FALSE(config->engine_optimize);
+  CHECK(config->engine_optimize_tolerance == 5e-5);
+  CHECK(config->engine_precision_tolerance == 0.05);
+  fs::remove(yaml);
+
+  StatusOr<ServerConfig> flagged = Load({"--model", "/m/x.pt", "--precision", "bf16"});
+  REQUIRE(flagged.ok());
+  CHECK(flagged->precision == "bf16");
+  CHECK(flagged->models.at(0).precision.empty());
+
+  const std::string bad_precision = WriteYaml("models:\n  - path: /m/a.pt\n    precision: int8\n");
+  CHECK(Load({"--config", bad_precision.c_str()}).status().message() ==
+        "models: 'a': precision 'int8' is not one of fp32, bf16, fp16 (in " + bad_precision + ")");
+  fs::remove(bad_precision);
+  const std::string unknown_field = WriteYaml("models:\n  - path: /m/a.pt\n    precison: bf16\n");
+  CHECK(Load({"--config", unknown_field.c_str()}).status().message() ==
+        "models: unknown field 'precison' (in " + unknown_field + "); an entry has name, path and precision");
+  fs::remove(unknown_field);
+  CHECK(Load({"--precision", "fp8"}).status().message() ==
+        "precision: 'fp8' is not one of fp32, bf16, fp16 (from flag --precision)");
+  CHECK(Load({"--engine-optimize-tolerance", "-1"}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(Load({"--engine-optimize-tolerance", "1e-4x"}).status().message() ==
+        "engine.optimize_tolerance: '1e-4x' is not a number (from flag --engine-optimize-tolerance)");
+}
+
 TEST_CASE("a flag given twice takes the last value, so appended flags override a wrapper's") {
   StatusOr<ServerConfig> config = Load({"--listen", "0.0.0.0:50051", "--listen", "127.0.0.1:7001"});
   INFO(config.status().ToString());
