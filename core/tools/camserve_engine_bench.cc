@@ -76,14 +76,23 @@ void AddFlags(CLI::App& app, EngineBenchOptions* options) {
       ->check(NonNegative())
       ->capture_default_str();
   app.add_option("--device", engine.device, "auto (CUDA when available), cpu, cuda, cuda:N")->capture_default_str();
-  app.add_option("--precision", engine.precision, "fp32; fp16 or bf16 on CUDA")
+  app.add_option("--precision", engine.precision, "fp32; bf16 (CUDA, or a CPU with native bf16); fp16 (CUDA)")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
       ->capture_default_str();
-  app.add_option("--channels-last", engine.channels_last, "CUDA: channels_last inputs (else contiguous)")
+  app.add_option("--channels-last", engine.channels_last,
+                 "channels_last inputs where they help (CUDA; CPU in bf16), else contiguous")
       ->default_str(BoolText(engine.channels_last));
   app.add_option("--optimize", engine.optimize_for_inference,
-                 "optimize_for_inference copies of the module (else the plain module)")
+                 "optimized copies of the module, validated at load (else the plain module)")
       ->default_str(BoolText(engine.optimize_for_inference));
+  app.add_option("--optimize-tolerance", engine.optimize_tolerance,
+                 "largest map/probability difference an optimized copy may show")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--precision-tolerance", engine.precision_tolerance,
+                 "largest top-1 map difference bf16/fp16 may show (1: accept any, to time it)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--image", options->image_path, "JPEG or PNG used for every input (default: random normal values)");
   app.add_option("--idle-ms", options->idle_ms,
                  "pause before every timed forward and explanation, as between a lone client's requests")
@@ -119,7 +128,7 @@ Status Run(const EngineBenchOptions& bench) {
   std::printf(
       "model %s on %s (%s), input %dx%d, layer %s, %d intra-op threads, optimize %d, "
       "median of %d runs after %d warm-up, idle %d ms before each\n",
-      info.name.c_str(), info.device.c_str(), options.precision.c_str(), info.input_height_px, info.input_width_px,
+      info.name.c_str(), info.device.c_str(), info.precision.c_str(), info.input_height_px, info.input_width_px,
       layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0, bench.iterations, bench.warmup,
       bench.idle_ms);
   std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
@@ -192,6 +201,12 @@ Status Run(const EngineBenchOptions& bench) {
                   MedianMs(stage_cam_ms) / batch_size, f_mean);
       std::fflush(stdout);
     }
+  }
+  // How each layer ran: measured against the plain fp32 module at load.
+  for (const LayerExecution& prepared : (*engine)->PreparedLayers()) {
+    std::printf("layer %s: %s, %s, map_difference %.3g, probability_difference %.3g%s%s\n", prepared.layer.c_str(),
+                prepared.optimized ? "own copy" : "plain module", prepared.precision.c_str(), prepared.map_difference,
+                prepared.probability_difference, prepared.note.empty() ? "" : "; ", prepared.note.c_str());
   }
   return Status::Ok();
 }
