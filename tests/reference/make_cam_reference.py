@@ -151,19 +151,22 @@ def resolve_targets(targets: Sequence[int], logits: torch.Tensor) -> List[int]:
     return [top1[i] if t == TOP1 else t for i, t in enumerate(targets)]
 
 
-def normalised_maps(raw_cams: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """[B,h,w] raw CAMs -> (input-size maps [B,224,224], feature maps [B,h,w]).
+def normalised_maps(raw_cams: np.ndarray, input_size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """[B,h,w] raw CAMs -> (input-size maps [B,H,W], feature maps [B,h,w]).
 
-    Exactly pytorch-grad-cam's compute_cam_per_layer, with and without resizing.
+    Exactly pytorch-grad-cam's compute_cam_per_layer, with and without resizing;
+    input_size is (H, W).
     """
     positive = np.maximum(raw_cams, 0)
-    return scale_cam_image(positive, (INPUT_SIZE, INPUT_SIZE)), scale_cam_image(positive)
+    height, width = input_size
+    return scale_cam_image(positive, (width, height)), scale_cam_image(positive)
 
 
 def compute_expected_maps(model: torch.nn.Module, layer_name: str, method: str,
                           inputs: torch.Tensor, classes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
     """Runs pytorch-grad-cam once; returns (input-size maps, feature maps)."""
     layer = model.get_submodule(layer_name)
+    input_size = tuple(inputs.shape[-2:])
     targets = [ClassifierOutputTarget(c) for c in classes]
     cam: BaseCAM = METHODS[method](model=model, target_layers=[layer])
     try:
@@ -172,12 +175,12 @@ def compute_expected_maps(model: torch.nn.Module, layer_name: str, method: str,
         if method == "eigencam":
             projection = get_2d_projection_with_sign_correction(activations)
             warn_on_sign_near_tie(method, projection)
-            input_maps, feature_maps = normalised_maps(projection)
+            input_maps, feature_maps = normalised_maps(projection, input_size)
         else:
             input_maps = cam.compute_cam_per_layer(inputs, targets, False)[0][:, 0]
             gradients = cam.activations_and_grads.gradients[0].numpy()
             raw_cams = cam.get_cam_image(inputs, layer, targets, activations, gradients, False)
-            feature_maps = normalised_maps(raw_cams)[1]
+            feature_maps = normalised_maps(raw_cams, input_size)[1]
     finally:
         cam.activations_and_grads.release()
     check_maps_are_consistent(input_maps, feature_maps)
@@ -194,7 +197,8 @@ def warn_on_sign_near_tie(method: str, projections: np.ndarray) -> None:
 
 def check_maps_are_consistent(input_maps: np.ndarray, feature_maps: np.ndarray) -> None:
     """The two files must describe the same maps: input = resize(feature)."""
-    resized = np.float32([cv2.resize(m, (INPUT_SIZE, INPUT_SIZE)) for m in feature_maps])
+    height, width = input_maps.shape[1:]
+    resized = np.float32([cv2.resize(m, (width, height)) for m in feature_maps])
     if not np.allclose(resized, input_maps, atol=1e-6):
         sys.exit("make_cam_reference: input-size maps are not the resized feature maps; "
                  "pytorch-grad-cam's internals differ from what this script expects")

@@ -5,23 +5,15 @@
 
 #include <map>
 
-#include "tests/core/engine/engine_test_util.h"
+#include "tests/core/engine/cam_reference_check.h"
 
 namespace camserve {
 namespace {
 
+using testing::CheckReferenceCase;
 using testing::MakeEngine;
-using testing::MaxAbsDiff;
 using testing::ModelDir;
-using testing::ReadFloats;
 using testing::TestDataDir;
-
-// On CPU (CI). CUDA runs may loosen it with CAMSERVE_TEST_MAP_TOLERANCE: TF32
-// convolutions there round differently from the CPU reference.
-double MaxMapDifference() {
-  const char* tolerance = std::getenv("CAMSERVE_TEST_MAP_TOLERANCE");
-  return tolerance ? std::stod(tolerance) : 1e-4;
-}
 
 double& WorstDifference() {
   static double worst = 0;
@@ -30,65 +22,15 @@ double& WorstDifference() {
 
 std::string ReferenceDir() { return TestDataDir() + "/cam_reference"; }
 
-struct ReferenceInputs {
-  std::vector<PreparedInput> images;  // the 5-image batch of a model
-};
-
-ReferenceInputs LoadInputs(const std::string& file) {
-  std::vector<float> values = ReadFloats(ReferenceDir() + "/" + file);
-  const size_t per_image = 3 * 224 * 224;
-  REQUIRE(values.size() == 5 * per_image);
-  ReferenceInputs inputs;
-  for (size_t i = 0; i < 5; ++i) {
-    PreparedInput input;
-    input.shape = {3, 224, 224};
-    input.data.assign(values.begin() + i * per_image, values.begin() + (i + 1) * per_image);
-    input.original_width_px = input.original_height_px = 224;
-    inputs.images.push_back(std::move(input));
-  }
-  return inputs;
+// The 5-image batch of a model.
+std::vector<PreparedInput> LoadInputs(const std::string& file) {
+  std::vector<PreparedInput> images = testing::LoadReferenceInputs(ReferenceDir() + "/" + file, 224, 224);
+  REQUIRE(images.size() == 5);
+  return images;
 }
 
-// Explains one manifest case and compares both resolutions with the reference.
-void CheckCase(ExplainerEngine& engine, const ReferenceInputs& inputs, const YAML::Node& c) {
-  const std::string method_name = c["method"].as<std::string>();
-  const std::string layer = c["layer"].as<std::string>();
-  const int batch = c["batch"].as<int>();
-  const auto targets = c["targets"].as<std::vector<int>>();
-  const auto resolved = c["resolved_targets"].as<std::vector<int>>();
-  INFO(c["model"].as<std::string>() << " " << layer << " " << method_name << " batch " << batch);
-  StatusOr<CamMethodKind> method = ParseCamMethod(method_name);
-  REQUIRE(method.ok());
-
-  std::vector<float> expected_input = ReadFloats(ReferenceDir() + "/" + c["expected_input"].as<std::string>());
-  std::vector<float> expected_feature = ReadFloats(ReferenceDir() + "/" + c["expected_feature"].as<std::string>());
-  const auto feature_shape = c["expected_feature_shape"].as<std::vector<int>>();
-
-  for (HeatmapResolution resolution : {HeatmapResolution::kInput, HeatmapResolution::kFeature}) {
-    std::vector<ExplainItem> items;
-    for (int i = 0; i < batch; ++i) {
-      std::optional<int> target;
-      if (targets[i] >= 0) target = targets[i];
-      items.push_back(testing::Item(inputs.images[i], target, resolution));
-    }
-    StatusOr<BatchResult> result = engine.Explain({*method, layer}, items);
-    INFO(result.status().ToString());
-    REQUIRE(result.ok());
-    const bool at_input = resolution == HeatmapResolution::kInput;
-    const std::vector<float>& expected = at_input ? expected_input : expected_feature;
-    const size_t plane = at_input ? 224 * 224 : static_cast<size_t>(feature_shape[1] * feature_shape[2]);
-    for (int i = 0; i < batch; ++i) {
-      const ExplainResult& r = result->items[i];
-      INFO("image " << i << (at_input ? " at input resolution" : " at feature resolution"));
-      CHECK(r.target.class_index == resolved[i]);
-      CHECK(r.heatmap.height_px == (at_input ? 224 : feature_shape[1]));
-      CHECK(r.heatmap.width_px == (at_input ? 224 : feature_shape[2]));
-      std::vector<float> expected_map(expected.begin() + i * plane, expected.begin() + (i + 1) * plane);
-      const double difference = MaxAbsDiff(expected_map, r.heatmap.values.data(), r.heatmap.values.size());
-      CHECK(difference <= MaxMapDifference());
-      WorstDifference() = std::max(WorstDifference(), difference);
-    }
-  }
+void CheckCase(ExplainerEngine& engine, const std::vector<PreparedInput>& images, const YAML::Node& c) {
+  WorstDifference() = std::max(WorstDifference(), CheckReferenceCase(engine, images, c, ReferenceDir()));
 }
 
 TEST_CASE("every method matches pytorch-grad-cam on ResNet-18 and ResNet-50") {
@@ -101,7 +43,7 @@ TEST_CASE("every method matches pytorch-grad-cam on ResNet-18 and ResNet-50") {
       // 6 methods x 2 layers x 2 batch sizes.
       REQUIRE(cases.size() == 24);
       auto engine = MakeEngine(ModelDir() + "/" + model + ".pt");
-      ReferenceInputs inputs = LoadInputs(cases.front()["inputs"].as<std::string>());
+      std::vector<PreparedInput> inputs = LoadInputs(cases.front()["inputs"].as<std::string>());
       WorstDifference() = 0;
       for (const YAML::Node& c : cases) CheckCase(*engine, inputs, c);
       WARN(model << ": largest map difference from pytorch-grad-cam " << WorstDifference());
@@ -122,13 +64,13 @@ TEST_CASE("the 1st, 2nd, 3rd and 20th call of a fresh module all match the refer
   }
   REQUIRE(chosen);
   auto engine = MakeEngine(ModelDir() + "/resnet18.pt", /*warmup_iterations=*/0);
-  ReferenceInputs inputs = LoadInputs(chosen["inputs"].as<std::string>());
+  std::vector<PreparedInput> inputs = LoadInputs(chosen["inputs"].as<std::string>());
   for (int call = 1; call <= 20; ++call) {
     if (call <= 3 || call == 20) {
       INFO("call " << call << " (two explanations per CheckCase)");
       CheckCase(*engine, inputs, chosen);
     } else {
-      std::vector<ExplainItem> items = {testing::Item(inputs.images[0])};
+      std::vector<ExplainItem> items = {testing::Item(inputs[0])};
       REQUIRE(engine->Explain({CamMethodKind::kGradCamPlusPlus, "layer4.1.conv2"}, items).ok());
     }
   }
@@ -141,9 +83,9 @@ TEST_CASE("top-k classes and probabilities match the reference softmax") {
     const YAML::Node topk = manifest["topk"][model];
     REQUIRE(topk);
     auto engine = MakeEngine(ModelDir() + "/" + model + ".pt");
-    ReferenceInputs inputs = LoadInputs(model + "_inputs.f32");
+    std::vector<PreparedInput> inputs = LoadInputs(model + "_inputs.f32");
     std::vector<const PreparedInput*> batch;
-    for (const PreparedInput& input : inputs.images) batch.push_back(&input);
+    for (const PreparedInput& input : inputs) batch.push_back(&input);
     StatusOr<std::vector<std::vector<ClassScore>>> scores = engine->Classify(batch, 5);
     REQUIRE(scores.ok());
     for (size_t i = 0; i < 5; ++i) {

@@ -27,16 +27,21 @@ inline void ConfigureTorchForTests() {
   (void)threads;
 }
 
-inline std::unique_ptr<ExplainerEngine> MakeEngine(const std::string& model_path, int warmup_iterations = 1) {
+// An engine with `options` on the test device.
+inline std::unique_ptr<ExplainerEngine> MakeEngine(EngineOptions options) {
   ConfigureTorchForTests();
-  EngineOptions options;
-  options.model_path = model_path;
   options.device = TestDevice();
-  options.warmup_iterations = warmup_iterations;
   StatusOr<std::unique_ptr<ExplainerEngine>> engine = ExplainerEngine::Create(options);
   INFO(engine.status().ToString());
   REQUIRE(engine.ok());
   return std::move(engine).value();
+}
+
+inline std::unique_ptr<ExplainerEngine> MakeEngine(const std::string& model_path, int warmup_iterations = 1) {
+  EngineOptions options;
+  options.model_path = model_path;
+  options.warmup_iterations = warmup_iterations;
+  return MakeEngine(std::move(options));
 }
 
 inline double MaxAbsDiff(const std::vector<float>& a, const float* b, size_t count) {

@@ -1,0 +1,69 @@
+// Parity with pytorch-grad-cam across architecture families: residual,
+// depthwise with squeeze-excitation and hardswish, dense, plain VGG, grouped,
+// ConvNeXt, RegNet and EfficientNet. tests/reference/make_architecture_reference.py
+// exports each torchvision model with seeded weights (random norm parameters,
+// so folding them is no identity) and computes the reference maps of every
+// method for a batch that mixes explicit and top-1 targets.
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+
+#include "tests/core/engine/cam_reference_check.h"
+
+namespace camserve {
+namespace {
+
+using testing::CheckReferenceCase;
+using testing::LoadReferenceInputs;
+using testing::MakeEngine;
+using testing::TestDataDir;
+
+constexpr size_t kArchitectures = 8;
+constexpr size_t kMethods = 6;
+
+std::string ReferenceDir() { return TestDataDir() + "/architecture_reference"; }
+
+// Checks every case of one model on an engine with default options but
+// `optimize_for_inference`; WARNs the largest map difference.
+void CheckModel(const std::string& name, const YAML::Node& model, const std::vector<YAML::Node>& cases,
+                bool optimize_for_inference) {
+  REQUIRE(cases.size() == kMethods);
+  EngineOptions options;
+  options.model_path = ReferenceDir() + "/" + model["path"].as<std::string>();
+  options.optimize_for_inference = optimize_for_inference;
+  auto engine = MakeEngine(options);
+
+  const std::string layer = model["layer"].as<std::string>();
+  const auto input_size = model["input_size"].as<std::vector<int>>();
+  // The sidecar beside the model was read.
+  CHECK(engine->info().default_layer == layer);
+  CHECK(engine->info().input_height_px == input_size[0]);
+  CHECK(engine->info().input_width_px == input_size[1]);
+  CHECK(engine->info().num_classes == model["classes"].as<int>());
+
+  std::vector<PreparedInput> images = LoadReferenceInputs(
+      ReferenceDir() + "/" + cases.front()["inputs"].as<std::string>(), input_size[0], input_size[1]);
+  double worst = 0;
+  for (const YAML::Node& c : cases) worst = std::max(worst, CheckReferenceCase(*engine, images, c, ReferenceDir()));
+  const auto feature_size = model["feature_size"].as<std::vector<int>>();
+  WARN(name << " (" << layer << ", input " << input_size[0] << "x" << input_size[1] << ", feature " << feature_size[0]
+            << "x" << feature_size[1] << ", optimize_for_inference " << (optimize_for_inference ? "on" : "off")
+            << "): largest map difference from pytorch-grad-cam " << worst);
+}
+
+TEST_CASE("every method matches pytorch-grad-cam on eight architecture families") {
+  YAML::Node manifest = YAML::LoadFile(ReferenceDir() + "/manifest.yaml");
+  std::map<std::string, std::vector<YAML::Node>> cases_by_model;
+  for (const YAML::Node& c : manifest["cases"]) cases_by_model[c["model"].as<std::string>()].push_back(c);
+  REQUIRE(manifest["models"].size() == kArchitectures);
+  REQUIRE(cases_by_model.size() == kArchitectures);
+  for (const auto& [name, cases] : cases_by_model) {
+    const YAML::Node model = manifest["models"][name];
+    REQUIRE(model);
+    SECTION(name + ", optimized for inference (the default)") { CheckModel(name, model, cases, true); }
+    SECTION(name + ", plain module") { CheckModel(name, model, cases, false); }
+  }
+}
+
+}  // namespace
+}  // namespace camserve
