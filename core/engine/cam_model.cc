@@ -111,6 +111,13 @@ namespace {
 // Seeded, so every load of a model measures the same thing.
 constexpr uint64_t kProbeSeed = 20261129;
 constexpr int kProbeImages = 4;
+// The probe sees four inputs; others move more. In the parity suite an
+// optimized ResNeXt copy measured 9.0e-5 on the probe and 2.5e-4 on the
+// suite's inputs, so an optimized fp32 copy must stay this many times below
+// its tolerance on the probe (docs/numerics.md). A reduced precision is
+// judged on the probe as measured: its tolerance is an accuracy budget, not
+// a parity bound.
+constexpr double kOptimizedProbeMargin = 10;
 
 // Two images of seeded Gaussian noise and two smooth ones (noise at 1/16 of
 // the size, upsampled): normalised inputs of both kinds a model meets.
@@ -415,7 +422,8 @@ CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, Lay
       // classifier runs in that precision too.
       const double judged = reduced ? (forward ? 0 : execution.map_difference)
                                     : std::max(execution.map_difference, execution.probability_difference);
-      if (judged <= candidate.tolerance) {
+      const double margin = reduced ? 1 : kOptimizedProbeMargin;
+      if (judged * margin <= candidate.tolerance) {
         execution.note = refusals;
         if (!forward) {
           spdlog::info("{}: validated, maps within {} and probabilities within {} of the plain fp32 module", name,
@@ -426,7 +434,10 @@ CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, Lay
       refusal = name + " refused: " +
                 (forward ? std::string() : "maps differ by " + FormatDifference(execution.map_difference) + ", ") +
                 "probabilities by " + FormatDifference(execution.probability_difference) +
-                " from the plain fp32 module on the probe batch (tolerance " + FormatDifference(candidate.tolerance) +
+                " from the plain fp32 module on the probe batch (" +
+                (reduced ? "tolerance " + FormatDifference(candidate.tolerance)
+                         : "at most a tenth of the tolerance " + FormatDifference(candidate.tolerance) +
+                               " is accepted on the probe") +
                 ")";
     }
     spdlog::warn("{}", refusal);

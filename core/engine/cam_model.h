@@ -12,9 +12,12 @@
 // layer is prepared, every candidate is compared with the plain float32
 // module on a probe batch (seeded noise and smooth images, top-1 and explicit
 // targets): the class probabilities and the maps of every CAM method at
-// feature resolution. A candidate above its tolerance is refused, with a log
-// line saying by how much; the layer then uses the next one (reduced
-// precision -> optimized fp32 -> plain fp32). Layers() reports the outcome.
+// feature resolution. An optimized fp32 copy must stay within a tenth of
+// optimize_tolerance there (the probe sees four inputs, others move more); a
+// reduced precision within precision_tolerance on the top-1 maps. A refused
+// candidate gets a log line saying by how much; the layer then uses the next
+// one (reduced precision -> optimized fp32 -> plain fp32). Layers() reports
+// the outcome.
 // In a reduced precision mode, the first layer prepared (the engine's default
 // layer, at load) decides for the whole model: if its maps are too far from
 // fp32, the model falls back to fp32 (warning).
