@@ -304,9 +304,12 @@ std::vector<CamModel::Candidate> CamModel::CandidatesLocked(const std::string& l
   // Frozen with the method preserved (freeze keeps only forward otherwise);
   // freeze folds batch norms into convolutions in forward's graph only, so
   // the method's graph is optimized here.
+  // A handle to the same module, for the lambdas (the lock analysis does
+  // not see into them).
+  const torch::jit::Module plain = module_;
   auto frozen_copy = [&]() {
     torch::jit::Module frozen =
-        forward ? torch::jit::freeze(module_) : torch::jit::freeze(module_, std::vector<std::string>{method});
+        forward ? torch::jit::freeze(plain) : torch::jit::freeze(plain, std::vector<std::string>{method});
     if (!forward) {
       std::shared_ptr<torch::jit::Graph> graph = frozen.get_method(method).graph();
       torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
@@ -324,7 +327,7 @@ std::vector<CamModel::Candidate> CamModel::CandidatesLocked(const std::string& l
   if (precision_ != Precision::kFp32) {
     // Autocast does not reach oneDNN's pre-packed convolutions, so a reduced
     // precision runs on a frozen copy without them, or on the plain module.
-    torch::jit::Module module = module_;
+    torch::jit::Module module = plain;
     bool copied = false;
     if (may_copy) {
       try {
