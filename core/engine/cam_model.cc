@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/cam/cam_method.h"
 #include "core/engine/layer_instrumenter.h"
@@ -391,7 +392,15 @@ CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, Lay
     {
       at::NoGradGuard no_grad;
       torch::jit::Module module = module_;
-      logits = forward ? module.forward({probe}).toTensor() : RunLayer(reference, probe, layer, false)->logits;
+      if (forward) {
+        logits = module.forward({probe}).toTensor();
+      } else {
+        // A layer that cannot be explained (not [N, C, H, W]) fails here,
+        // and its requests get the same error from the plain module.
+        StatusOr<LayerOutput> output = RunLayer(reference, probe, layer, false);
+        if (!output.ok()) throw std::runtime_error(output.status().message());
+        logits = output->logits;
+      }
     }
     top1_targets = logits.to(at::kFloat).argmax(1).to(at::kCPU);
     mixed_targets = ProbeTargets(logits.to(at::kFloat));
