@@ -155,11 +155,13 @@ ProbeOutput MapsOfEveryMethod(const CamModel::LayerOutput& output, const at::Ten
                                                /*retain_graph=*/false, /*create_graph=*/false,
                                                /*allow_unused=*/true)[0];
   at::NoGradGuard no_grad;
+  const at::Tensor activation = ToNchw(output.activation.detach(), output.layout);
+  if (gradients.defined()) gradients = ToNchw(gradients, output.layout);
   std::vector<at::Tensor> maps;
   for (CamMethodKind kind : AllCamMethods()) {
     std::unique_ptr<CamMethod> method = CreateCamMethod(kind);
     if (method->UsesGradients() && !gradients.defined()) continue;
-    maps.push_back(method->Compute(output.activation.detach(), method->UsesGradients() ? gradients : at::Tensor()));
+    maps.push_back(method->Compute(activation, method->UsesGradients() ? gradients : at::Tensor()));
   }
   return ProbeOutput{at::softmax(logits.detach().to(at::kFloat), 1).to(at::kCPU), at::stack(maps).to(at::kCPU)};
 }
@@ -212,8 +214,10 @@ StatusOr<std::unique_ptr<CamModel>> CamModel::Load(const std::string& path, cons
   }
   try {
     module.eval();
-    // Float32 weights in every mode: a reduced precision is autocast's.
-    module.to(*device, at::kFloat);
+    // The weights stay as saved (float32) in every mode: a reduced precision
+    // is autocast's. Module::to(device, dtype) would also turn integer
+    // buffers (Swin's relative position index) into floats.
+    module.to(*device);
     for (at::Tensor parameter : module.parameters()) parameter.set_requires_grad(false);
   } catch (const c10::Error& e) {
     return InvalidArgumentError(cannot_load + "cannot move it to " + device->str() + ": " +
@@ -245,6 +249,7 @@ CamModel::CamModel(torch::jit::Module module, at::Device device, Precision preci
       probe_width_px_(options.probe_width_px),
       optimize_tolerance_(options.optimize_tolerance),
       precision_tolerance_(options.precision_tolerance),
+      layer_layouts_(options.layer_layouts),
       precision_(precision),
       module_(std::move(module)) {
   forward_runner_ = LayerRunner{module_, "forward", Precision::kFp32, LayerExecution{}};
@@ -521,10 +526,11 @@ StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, co
   at::IValue output = runner.module.get_method(runner.method)({batch});
   const auto& pair = output.toTupleRef().elements();
   LayerOutput result{pair[0].toTensor(), pair[1].toTensor()};
-  if (result.activation.dim() != 4) {
-    return InvalidArgumentError("layer '" + layer + "' output has " + std::to_string(result.activation.dim()) +
-                                " dimensions; CAM methods need [N, C, H, W]");
-  }
+  auto declared = layer_layouts_.find(layer);
+  StatusOr<LayerLayout> layout = ResolveLayerLayout(
+      result.activation, declared == layer_layouts_.end() ? LayerLayout::kAuto : declared->second, layer);
+  if (!layout.ok()) return layout.status();
+  result.layout = *layout;
   return result;
 }
 

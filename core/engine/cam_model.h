@@ -42,6 +42,7 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/engine/explain_types.h"
+#include "core/engine/layer_layout.h"
 #include "core/engine/precision.h"
 #include "core/util/status.h"
 
@@ -83,6 +85,9 @@ struct CamModelOptions {
   double optimize_tolerance = 1e-4;
   // The same for a reduced precision against fp32. >= 0.
   double precision_tolerance = 2e-2;
+  // Declared output layouts by layer (the sidecar's layer_layouts); other
+  // layers: LayerLayout::kAuto.
+  std::map<std::string, LayerLayout> layer_layouts;
   // The layer to prepare at load (its outcome decides a reduced precision;
   // INVALID_ARGUMENT "default layer of model ..." when it cannot be); empty:
   // none.
@@ -110,6 +115,9 @@ class CamModel {
   struct LayerOutput {
     at::Tensor logits;      // [N, classes]; part of an autograd graph if tracked
     at::Tensor activation;  // the layer's output; requires grad if tracked
+    // How `activation` holds its grid (never kAuto): ToNchw(activation,
+    // layout) and ToNchw(its gradient, layout) are what CAM methods take.
+    LayerLayout layout = LayerLayout::kNchw;
   };
   // Runs the instrumented forward for `layer`. With track_gradients, only the
   // part after the layer records autograd history. In a reduced precision,
@@ -179,6 +187,7 @@ class CamModel {
   int probe_width_px_;
   double optimize_tolerance_;
   double precision_tolerance_;
+  std::map<std::string, LayerLayout> layer_layouts_;
   // Guards adding methods to module_'s class and changing runners (exclusive)
   // against calls (shared).
   mutable absl::Mutex module_mutex_;

@@ -223,7 +223,10 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
 
   StageTimer cam_timer(&result.timings, Stage::kCam);
   at::NoGradGuard no_grad;
-  at::Tensor maps = method.Compute(output->activation.detach(), gradients);
+  // Transformer layers: tokens or channels-last grids become [N, C, h, w],
+  // and their gradients alike.
+  at::Tensor maps = method.Compute(ToNchw(output->activation.detach(), output->layout),
+                                   gradients.defined() ? ToNchw(gradients, output->layout) : gradients);
   at::Tensor probabilities = at::softmax(logits.detach().to(at::kFloat), 1);
   int max_k = 0;
   for (const ExplainItem& item : items) max_k = std::max(max_k, std::min(item.top_k, info_.num_classes));
@@ -278,6 +281,7 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   model_options.probe_height_px = sidecar->input_height_px;
   model_options.probe_width_px = sidecar->input_width_px;
   model_options.first_layer = sidecar->default_layer;
+  model_options.layer_layouts = sidecar->layer_layouts;
   StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(options.model_path, model_options);
   if (!model.ok()) return model.status();
 

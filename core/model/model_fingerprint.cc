@@ -25,6 +25,10 @@ StatusOr<std::string> ModelFingerprint(const std::string& model_path, const Mode
                      "=" + std::to_string(sidecar.std[c]);
   }
   if (precision != "fp32") preprocessing += ";precision=" + precision;
+  // A declared layout changes the maps of its layer.
+  for (const auto& [layer, layout] : sidecar.layer_layouts) {
+    preprocessing += ";layout:" + layer + "=" + LayerLayoutName(layout);
+  }
   sha.UpdateField(preprocessing);
   return "sha256:" + ToHex(sha.Finish());
 }

@@ -1,6 +1,7 @@
 // ModelFingerprint: the version of a served model, as the SHA-256 of what
 // determines its answers: the TorchScript file's bytes and the sidecar's
-// preprocessing (input size, mean, std), and the precision the model runs in
+// preprocessing (input size, mean, std), the declared layer layouts, and the
+// precision the model runs in
 // when it is not fp32 (so fp32 versions did not change when precisions came,
 // and a cache never answers a bf16 request with an fp32 map or the reverse).
 // Labels and the default layer are not

@@ -72,10 +72,40 @@ Status ParseSidecar(const YAML::Node& root, const std::string& path, ModelSideca
     sidecar->labels = std::move(labels).value();
   }
   if (root["default_layer"]) sidecar->default_layer = root["default_layer"].as<std::string>();
+  if (const YAML::Node layouts = root["layer_layouts"]) {
+    if (!layouts.IsMap()) return KeyError(path, "layer_layouts", "must map layer paths to layouts");
+    for (const auto& entry : layouts) {
+      const std::string layer = entry.first.as<std::string>();
+      const std::string name = entry.second.as<std::string>();
+      bool known = false;
+      for (LayerLayout layout :
+           {LayerLayout::kNchw, LayerLayout::kNhwc, LayerLayout::kTokens, LayerLayout::kClassToken}) {
+        if (name == LayerLayoutName(layout)) {
+          sidecar->layer_layouts[layer] = layout;
+          known = true;
+        }
+      }
+      if (!known) {
+        return KeyError(path, "layer_layouts",
+                        "has '" + name + "' for layer '" + layer + "'; use nchw, nhwc, tokens or class_token");
+      }
+    }
+  }
   return Status::Ok();
 }
 
 }  // namespace
+
+const char* LayerLayoutName(LayerLayout layout) {
+  switch (layout) {
+    case LayerLayout::kAuto: return "auto";
+    case LayerLayout::kNchw: return "nchw";
+    case LayerLayout::kNhwc: return "nhwc";
+    case LayerLayout::kTokens: return "tokens";
+    case LayerLayout::kClassToken: return "class_token";
+  }
+  return "auto";
+}
 
 std::string ModelSidecar::LabelFor(int index) const {
   if (index >= 0 && static_cast<size_t>(index) < labels.size()) return labels[index];

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Exports eight torchvision architectures and their pytorch-grad-cam reference maps.
+"""Exports ten torchvision architectures and their pytorch-grad-cam reference maps.
 
     TEST_VENV/bin/python tests/reference/make_architecture_reference.py --out OUT
 
@@ -9,6 +9,7 @@ receives:
   models/NAME.pt, .yaml  each architecture with 10 classes and seeded weights,
                          scripted as scripts/export_models.py does, with a
                          sidecar whose default_layer is the layer under test
+                         (and, for Swin, layer_layouts: {LAYER: nhwc})
   NAME_inputs.f32        4 seeded inputs [4,3,H,W]
   *.input.f32, *.feature.f32
                          the maps of every method, as make_cam_reference.py
@@ -21,8 +22,14 @@ The weights make every part of a model matter: affine norm parameters are
 random, BatchNorm running statistics are measured on random inputs and then
 perturbed (folding a batch norm into its convolution is then not an identity),
 and ConvNeXt's layer scale is about 0.5 instead of its 1e-6, which makes its
-blocks vanish. VGG's 4096-wide classifier is narrowed to 512 so the model file
-stays small; the features under test are torchvision's.
+blocks vanish; ViT's head, initialised to zero, gets random weights. VGG's
+4096-wide classifier is narrowed to 512 so the model file stays small; the
+features under test are torchvision's.
+
+The two transformers (vit_b_16, swin_t) are explained at layers whose output
+is not [N, C, H, W]; the reference is pytorch-grad-cam with the
+reshape_transform of its examples (drop the class token and fold the patch
+tokens into a square grid; channels-last to channels-first).
 
 Deterministic, and skipped when OUT/manifest.yaml is newer than this script and
 the scripts it imports.
@@ -33,7 +40,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import torch
 import torchvision
@@ -55,6 +62,10 @@ class Architecture:
     # Square input side; the layer's map is at least 4x4.
     input_size: int
     seed: int
+    # The layer's output layout when it is not [N, C, H, W]: "class_token"
+    # ([N, 1 + h*w, C], which camserve recognises by itself) or "nhwc"
+    # (declared in the sidecar's layer_layouts).
+    layout: Optional[str] = None
 
 
 ARCHITECTURES = [
@@ -67,6 +78,11 @@ ARCHITECTURES = [
     Architecture("convnext_tiny", "features.7", 128, 6),  # LayerNorm, layer scale; 4x4
     Architecture("regnet_y_400mf", "trunk_output", 160, 7),  # RegNet with SE; 5x5
     Architecture("efficientnet_b0", "features.8", 128, 8),  # SiLU, SE; 4x4
+    # Transformers, at the layers of pytorch-grad-cam's examples: the last
+    # block's first LayerNorm (ViT: class token + 14x14 patches) and the last
+    # block's second LayerNorm (Swin: a channels-last 7x7 grid).
+    Architecture("vit_b_16", "encoder.layers.encoder_layer_11.ln_1", 224, 9, "class_token"),
+    Architecture("swin_t", "features.7.1.norm2", 224, 10, "nhwc"),
 ]
 NUM_CLASSES = 10
 BATCH_SIZE = 4
@@ -83,6 +99,8 @@ NORM_BIAS_RANGE = (-0.25, 0.25)
 # is scaled within VARIANCE_SCALE_RANGE.
 MEAN_SHIFT_STDS = 0.2
 VARIANCE_SCALE_RANGE = (0.7, 1.4)
+# The standard deviation given to linear layers initialised to zero.
+ZERO_LINEAR_STD = 0.02
 
 SCRIPT_PATH = Path(__file__).resolve()
 
@@ -93,6 +111,7 @@ def build_model(arch: Architecture) -> nn.Module:
     if arch.name.startswith("vgg"):
         narrow_vgg_classifier(model)
     randomise_near_identity_parameters(model)
+    randomise_zero_linears(model)
     calibrate_batch_norms(model, arch.input_size)
     perturb_batch_norm_statistics(model)
     return model.eval()
@@ -115,6 +134,27 @@ def randomise_near_identity_parameters(model: nn.Module) -> None:
             module.bias.uniform_(*NORM_BIAS_RANGE)
         if isinstance(module, CNBlock):
             module.layer_scale.uniform_(*LAYER_SCALE_RANGE)
+
+
+@torch.no_grad()
+def randomise_zero_linears(model: nn.Module) -> None:
+    """Linear layers that start at zero (ViT's head) would give zero gradients."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and not module.weight.any():
+            module.weight.normal_(0, ZERO_LINEAR_STD)
+
+
+def reshape_transform(arch: Architecture):
+    """pytorch-grad-cam's reshape_transform for the layer's layout, or None."""
+    if arch.layout == "class_token":
+        def class_token(tensor: torch.Tensor) -> torch.Tensor:
+            side = int(round((tensor.size(1) - 1) ** 0.5))
+            grid = tensor[:, 1:, :].reshape(tensor.size(0), side, side, tensor.size(2))
+            return grid.transpose(2, 3).transpose(1, 2)
+        return class_token
+    if arch.layout == "nhwc":
+        return lambda tensor: tensor.permute(0, 3, 1, 2)
+    return None
 
 
 def batch_norms(model: nn.Module) -> List[nn.modules.batchnorm._BatchNorm]:
@@ -158,6 +198,13 @@ def export(arch: Architecture, model: nn.Module, models_dir: Path) -> torch.jit.
     export_models.write_sidecar(models_dir / f"{arch.name}.yaml", arch.name, arch.input_size,
                                 export_models.IMAGENET_MEAN, export_models.IMAGENET_STD,
                                 [f"class_{i}" for i in range(NUM_CLASSES)], arch.layer)
+    if arch.layout == "nhwc":
+        # Declared; camserve recognises class_token layouts by itself.
+        sidecar_path = models_dir / f"{arch.name}.yaml"
+        sidecar = yaml.safe_load(sidecar_path.read_text())
+        sidecar["layer_layouts"] = {arch.layer: arch.layout}
+        export_models.write_text(sidecar_path,
+                                 yaml.safe_dump(sidecar, sort_keys=False, default_flow_style=None, width=120))
     return torch.jit.load(str(model_path)).eval()
 
 
@@ -167,7 +214,7 @@ def make_cases(arch: Architecture, model: nn.Module, inputs: torch.Tensor, logit
     classes = cam_reference.resolve_targets(TARGETS, logits)
     for method in cam_reference.METHODS:
         input_maps, feature_maps = cam_reference.compute_expected_maps(
-            model, arch.layer, method, inputs, classes)
+            model, arch.layer, method, inputs, classes, reshape_transform(arch))
         stem = cam_reference.file_stem(arch.name, arch.layer, method, f"b{BATCH_SIZE}")
         cam_reference.write_float32(out_dir / f"{stem}.input.f32", input_maps)
         cam_reference.write_float32(out_dir / f"{stem}.feature.f32", feature_maps)

@@ -163,12 +163,17 @@ def normalised_maps(raw_cams: np.ndarray, input_size: Tuple[int, int]) -> Tuple[
 
 
 def compute_expected_maps(model: torch.nn.Module, layer_name: str, method: str,
-                          inputs: torch.Tensor, classes: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """Runs pytorch-grad-cam once; returns (input-size maps, feature maps)."""
+                          inputs: torch.Tensor, classes: Sequence[int],
+                          reshape_transform=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Runs pytorch-grad-cam once; returns (input-size maps, feature maps).
+
+    reshape_transform turns the layer's output (and its gradient) into
+    [N, C, h, w], as pytorch-grad-cam's transformer examples do.
+    """
     layer = model.get_submodule(layer_name)
     input_size = tuple(inputs.shape[-2:])
     targets = [ClassifierOutputTarget(c) for c in classes]
-    cam: BaseCAM = METHODS[method](model=model, target_layers=[layer])
+    cam: BaseCAM = METHODS[method](model=model, target_layers=[layer], reshape_transform=reshape_transform)
     try:
         cam(input_tensor=inputs, targets=targets)
         activations = cam.activations_and_grads.activations[0].numpy()

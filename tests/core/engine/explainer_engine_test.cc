@@ -161,7 +161,7 @@ TEST_CASE("bad requests are INVALID_ARGUMENT and the engine keeps working") {
                         Case{{Item(input, std::nullopt, HeatmapResolution::kInput, -2)}, "", "top_k must be >= 0"},
                         Case{{Item(input), Item(other_shape)}, "", "same shape"}, Case{{}, "", "empty batch"},
                         Case{{Item(input)}, "block9", "usable layers: block1"},
-                        Case{{Item(input)}, "fc", "CAM methods need [N, C, H, W]"}}) {
+                        Case{{Item(input)}, "fc", "output [1, 10] is not [N, C, H, W] nor [N, 1 + h*w, C]"}}) {
     INFO(c.reason);
     StatusOr<BatchResult> result = engine->Explain({CamMethodKind::kGradCam, c.layer}, c.items);
     REQUIRE_FALSE(result.ok());

@@ -10,7 +10,7 @@
 namespace camserve {
 namespace {
 
-TEST_CASE("the model fingerprint follows the file's bytes, the preprocessing and a reduced precision") {
+TEST_CASE("the model fingerprint follows the file's bytes, the preprocessing, layouts and a reduced precision") {
   char path[] = "/tmp/camserve_fingerprint_XXXXXX";
   const int fd = mkstemp(path);
   REQUIRE(fd >= 0);
@@ -39,6 +39,10 @@ TEST_CASE("the model fingerprint follows the file's bytes, the preprocessing and
   const std::string bf16 = *ModelFingerprint(path, sidecar, "bf16");
   CHECK(bf16 != *first);
   CHECK(*ModelFingerprint(path, sidecar, "fp16") != bf16);
+  // A declared layer layout changes that layer's maps.
+  sidecar.layer_layouts["features.7"] = LayerLayout::kNhwc;
+  CHECK(fingerprint() != *first);
+  sidecar = ModelSidecar();
   sidecar = ModelSidecar();
   write("model two");
   CHECK(fingerprint() != *first);

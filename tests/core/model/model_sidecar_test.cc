@@ -31,7 +31,8 @@ TEST_CASE("a full sidecar is read") {
   dir.Write("labels.txt", "cat\ndog\n");
   const std::string yaml = dir.Write("m.yaml",
                                      "name: pets\ninput_size: [64, 48]\nmean: [0.5, 0.5, 0.5]\n"
-                                     "std: [0.25, 0.25, 0.25]\nlabels_file: labels.txt\ndefault_layer: features.3\n");
+                                     "std: [0.25, 0.25, 0.25]\nlabels_file: labels.txt\ndefault_layer: features.3\n"
+                                     "layer_layouts: {features.3: nhwc, blocks.1: tokens, blocks.2: class_token}\n");
   StatusOr<ModelSidecar> sidecar = LoadModelSidecar((dir.path / "m.pt").string(), yaml);
   REQUIRE(sidecar.ok());
   CHECK(sidecar->name == "pets");
@@ -43,6 +44,9 @@ TEST_CASE("a full sidecar is read") {
   CHECK(sidecar->LabelFor(1) == "dog");
   CHECK(sidecar->LabelFor(7) == "7");
   CHECK(sidecar->default_layer == "features.3");
+  CHECK(sidecar->layer_layouts == std::map<std::string, LayerLayout>{{"features.3", LayerLayout::kNhwc},
+                                                                     {"blocks.1", LayerLayout::kTokens},
+                                                                     {"blocks.2", LayerLayout::kClassToken}});
 }
 
 TEST_CASE("a missing sidecar gives the documented defaults") {
@@ -72,7 +76,10 @@ TEST_CASE("malformed sidecars name the file and key") {
         Case{"std: [1, 0, 1]", "'std' has invalid value 0"},
         Case{"labels: [a]\nlabels_file: x.txt", "mutually exclusive"},
         Case{"labels_file: missing.txt", "cannot read labels_file"}, Case{"[not, a, map]", "is not a YAML mapping"},
-        Case{"name: [unclosed", "m.yaml"}}) {
+        Case{"name: [unclosed", "m.yaml"},
+        Case{"layer_layouts: {a: nchwc}",
+             "'layer_layouts' has 'nchwc' for layer 'a'; use nchw, nhwc, tokens or class_token"},
+        Case{"layer_layouts: [a]", "'layer_layouts' must map layer paths to layouts"}}) {
     INFO(c.content);
     const std::string yaml = dir.Write("m.yaml", c.content);
     StatusOr<ModelSidecar> sidecar = LoadModelSidecar((dir.path / "m.pt").string(), yaml);
