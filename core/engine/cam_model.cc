@@ -575,6 +575,63 @@ StatusOr<CamModel::LayerOutput> CamModel::ForwardWithActivation(const at::Tensor
   return plain;
 }
 
+StatusOr<HeadMethods> CamModel::PrepareHead(const std::string& layer) {
+  {
+    absl::ReaderMutexLock lock(&module_mutex_);
+    auto found = head_methods_.find(layer);
+    if (found != head_methods_.end()) return found->second;
+  }
+  absl::WriterMutexLock lock(&module_mutex_);
+  auto found = head_methods_.find(layer);
+  if (found != head_methods_.end()) return found->second;
+  StatusOr<HeadMethods> methods = AddHeadMethods(module_, layer);
+  if (!methods.ok()) return methods.status();
+  head_methods_.emplace(layer, *methods);
+  return methods;
+}
+
+StatusOr<CamModel::HeadInput> CamModel::SplitAt(const at::Tensor& batch, const std::string& layer) {
+  StatusOr<HeadMethods> methods = PrepareHead(layer);
+  if (!methods.ok()) return methods.status();
+  absl::ReaderMutexLock lock(&module_mutex_);
+  try {
+    at::NoGradGuard no_grad;
+    at::IValue output = module_.get_method(methods->split)({batch});
+    const auto& values = output.toTupleRef().elements();
+    HeadInput input;
+    input.logits = values[0].toTensor();
+    input.activation = values[1].toTensor();
+    for (size_t i = 2; i < values.size(); ++i) input.side_values.push_back(values[i].toTensor());
+    auto declared = layer_layouts_.find(layer);
+    StatusOr<LayerLayout> layout = ResolveLayerLayout(
+        input.activation, declared == layer_layouts_.end() ? LayerLayout::kAuto : declared->second, layer);
+    if (!layout.ok()) return layout.status();
+    input.layout = *layout;
+    return input;
+  } catch (...) {
+    return StatusFromModelException("model forward failed");
+  }
+}
+
+StatusOr<at::Tensor> CamModel::RunHead(const std::string& layer, const at::Tensor& activation,
+                                       const std::vector<at::Tensor>& side_values) {
+  StatusOr<HeadMethods> methods = PrepareHead(layer);
+  if (!methods.ok()) return methods.status();
+  if (static_cast<int>(side_values.size()) != methods->side_value_count) {
+    return InvalidArgumentError("the head of layer '" + layer + "' takes " + std::to_string(methods->side_value_count) +
+                                " side values; got " + std::to_string(side_values.size()));
+  }
+  absl::ReaderMutexLock lock(&module_mutex_);
+  try {
+    at::NoGradGuard no_grad;
+    std::vector<at::IValue> inputs = {activation};
+    for (const at::Tensor& value : side_values) inputs.emplace_back(value);
+    return module_.get_method(methods->head)(std::move(inputs)).toTensor().to(at::kFloat);
+  } catch (...) {
+    return StatusFromModelException("model head failed");
+  }
+}
+
 std::vector<std::string> CamModel::UsableLayers() {
   std::call_once(usable_layers_once_, [this] {
     absl::ReaderMutexLock lock(&module_mutex_);

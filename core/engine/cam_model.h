@@ -52,6 +52,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/engine/explain_types.h"
+#include "core/engine/layer_instrumenter.h"
 #include "core/engine/layer_layout.h"
 #include "core/engine/precision.h"
 #include "core/util/status.h"
@@ -125,6 +126,26 @@ class CamModel {
   StatusOr<LayerOutput> ForwardWithActivation(const at::Tensor& batch, const std::string& layer, bool track_gradients)
       ABSL_LOCKS_EXCLUDED(module_mutex_);
 
+  // What the part of the model after a layer (its head) needs: the layer's
+  // output and the values computed before it that the head reads (a
+  // residual identity path, say), all batch-first, and the full forward's
+  // logits.
+  struct HeadInput {
+    at::Tensor logits;      // [N, classes]
+    at::Tensor activation;  // the layer's output, as the head takes it
+    std::vector<at::Tensor> side_values;
+    LayerLayout layout = LayerLayout::kNchw;
+  };
+  // Runs the plain fp32 module on `batch`, keeping what the head of `layer`
+  // needs. No gradients. INVALID_ARGUMENT when the model cannot be cut
+  // there (layer_instrumenter.h, BuildHeadGraphs).
+  StatusOr<HeadInput> SplitAt(const at::Tensor& batch, const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
+  // Runs only the head of `layer`: logits [K, classes] for K activations
+  // (shaped as HeadInput::activation) and side values with the same K first.
+  // No gradients; the plain fp32 module.
+  StatusOr<at::Tensor> RunHead(const std::string& layer, const at::Tensor& activation,
+                               const std::vector<at::Tensor>& side_values) ABSL_LOCKS_EXCLUDED(module_mutex_);
+
   // Instruments `layer` now (a no-op if done); INVALID_ARGUMENT if it cannot be.
   Status PrepareLayer(const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
@@ -175,6 +196,8 @@ class CamModel {
   // RunLayer with every exception turned into a Status.
   StatusOr<LayerOutput> RunLayerGuarded(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
                                         bool track_gradients);
+  // The split and head methods of `layer`, added on first use.
+  StatusOr<HeadMethods> PrepareHead(const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
   // Replaces a fast runner that failed by the plain module.
   void FallBackToPlain(const std::string& layer, const std::string& why) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
@@ -197,6 +220,7 @@ class CamModel {
   torch::jit::Module module_ ABSL_GUARDED_BY(module_mutex_);
   LayerRunner forward_runner_ ABSL_GUARDED_BY(module_mutex_);
   std::unordered_map<std::string, LayerRunner> layer_runners_ ABSL_GUARDED_BY(module_mutex_);
+  std::unordered_map<std::string, HeadMethods> head_methods_ ABSL_GUARDED_BY(module_mutex_);
   std::once_flag usable_layers_once_;
   std::vector<std::string> usable_layers_;  // written once under usable_layers_once_
 };

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace camserve {
@@ -151,6 +152,133 @@ StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module, cons
   return graph;
 }
 
+// The node of `graph`'s top-level block that holds `node` (itself, or the
+// loop or branch it sits in; for a block's parameters, that block's node).
+Node* TopLevelAncestor(Graph& graph, Node* node) {
+  while (node->owningBlock() != graph.block()) node = node->owningBlock()->owningNode();
+  return node;
+}
+
+// Whether `value` is computed after `split` (by a top-level node after it,
+// or inside one): the head computes it itself.
+bool IsHeadValue(Graph& graph, Value* value, Node* split) {
+  Node* definer = value->node();
+  if (definer == graph.param_node()) return false;
+  return TopLevelAncestor(graph, definer)->isAfter(split);
+}
+
+// Every value `block`'s nodes (and nested blocks') use that the head does
+// not compute, in first-use order.
+void CollectFreeValues(Graph& graph, Block* block, Node* split, std::vector<Value*>* free,
+                       std::unordered_set<Value*>* seen) {
+  auto note = [&](Value* value) {
+    if (!IsHeadValue(graph, value, split) && seen->insert(value).second) free->push_back(value);
+  };
+  for (Node* node : block->nodes()) {
+    for (Value* input : node->inputs()) note(input);
+    for (Block* sub : node->blocks()) CollectFreeValues(graph, sub, split, free, seen);
+  }
+  for (Value* output : block->outputs()) note(output);
+}
+
+// Whether `value` can be recomputed in the head from `self` alone: a
+// constant, or an attribute chain of self.
+bool IsRecomputable(Value* value, Value* self) {
+  Node* node = value->node();
+  if (node->kind() == c10::prim::Constant) return true;
+  return node->kind() == c10::prim::GetAttr && (node->input(0) == self || IsRecomputable(node->input(0), self));
+}
+
+}  // namespace
+
+StatusOr<HeadGraphs> BuildHeadGraphs(const Module& module, const std::string& layer_path) {
+  StatusOr<std::shared_ptr<Graph>> activation_graph = BuildActivationGraph(module, layer_path);
+  if (!activation_graph.ok()) return activation_graph.status();
+  std::shared_ptr<Graph> graph = *activation_graph;
+  Node* pair = graph->outputs()[0]->node();
+  Value* logits = pair->input(0);
+  Value* tracked = pair->input(1);
+  Node* split = tracked->node();  // aten::requires_grad_, right after the layer
+  Value* self = graph->inputs()[0];
+
+  // What the nodes after the split (up to the output tuple) use from before it.
+  std::vector<Value*> free;
+  std::unordered_set<Value*> seen;
+  for (Node* node = split->next(); node != pair; node = node->next()) {
+    for (Value* input : node->inputs()) {
+      if (!IsHeadValue(*graph, input, split) && seen.insert(input).second) free.push_back(input);
+    }
+    for (Block* sub : node->blocks()) CollectFreeValues(*graph, sub, split, &free, &seen);
+  }
+  if (!IsHeadValue(*graph, logits, split)) {
+    return InvalidArgumentError("layer '" + layer_path + "': the logits do not depend on the part after it");
+  }
+  HeadGraphs result;
+  std::vector<Value*> side_values;  // of `graph`, crossing into the head
+  result.head = std::make_shared<Graph>();
+  std::unordered_map<Value*, Value*> env;
+  env[self] = result.head->addInput("self")->setType(self->type());
+  env[tracked] = result.head->addInput("activation")->setType(tracked->type());
+  std::vector<Value*> recomputed;
+  for (Value* value : free) {
+    if (value == self || value == tracked) continue;
+    if (IsRecomputable(value, self)) {
+      recomputed.push_back(value);
+      continue;
+    }
+    if (!value->type()->cast<c10::TensorType>()) {
+      return InvalidArgumentError("layer '" + layer_path + "': the part after it uses a " + value->type()->str() +
+                                  " computed before it (" + value->debugName() +
+                                  "); only tensors can cross into the head");
+    }
+    env[value] = result.head->addInput("side" + std::to_string(side_values.size()))->setType(value->type());
+    side_values.push_back(value);
+  }
+  auto lookup = [&](Value* value) -> Value* {
+    auto it = env.find(value);
+    if (it == env.end()) throw c10::Error("camserve: head graph lost value " + value->debugName(), "");
+    return it->second;
+  };
+  // Constants and attribute chains first, each after what it reads.
+  std::function<void(Value*)> recompute = [&](Value* value) {
+    if (env.count(value)) return;
+    Node* node = value->node();
+    for (Value* input : node->inputs()) recompute(input);
+    Node* copy = result.head->insertNode(result.head->createClone(node, lookup));
+    for (size_t i = 0; i < node->outputs().size(); ++i) env[node->outputs()[i]] = copy->outputs()[i];
+  };
+  for (Value* value : recomputed) recompute(value);
+  for (Node* node = split->next(); node != pair; node = node->next()) {
+    Node* copy = result.head->insertNode(result.head->createClone(node, lookup));
+    for (size_t i = 0; i < node->outputs().size(); ++i) env[node->outputs()[i]] = copy->outputs()[i];
+  }
+  result.head->registerOutput(lookup(logits));
+  torch::jit::EliminateDeadCode(result.head);
+
+  // The split graph: the instrumented forward, returning the side values too.
+  {
+    torch::jit::WithInsertPoint guard(graph->return_node());
+    std::vector<Value*> outputs = {logits, tracked};
+    outputs.insert(outputs.end(), side_values.begin(), side_values.end());
+    Value* tuple = graph->insertNode(graph->createTuple(outputs))->output();
+    graph->eraseOutput(0);
+    graph->registerOutput(tuple);
+  }
+  torch::jit::EliminateDeadCode(graph);
+  result.split = graph;
+  result.side_value_count = static_cast<int>(side_values.size());
+  return result;
+}
+
+namespace {
+
+void AddMethod(Module& module, const std::string& name, const std::shared_ptr<Graph>& graph) {
+  auto compilation_unit = module._ivalue()->compilation_unit();
+  torch::jit::Function* function =
+      compilation_unit->create_function(c10::QualifiedName(*module.type()->name(), name), graph);
+  module.type()->addMethod(function);
+}
+
 }  // namespace
 
 std::string DescribeUsableLayers(const std::vector<std::string>& usable_layers) {
@@ -177,11 +305,32 @@ StatusOr<std::string> AddActivationMethod(Module& module, const std::string& lay
     }
   }();
   if (!graph.ok()) return graph.status();
-  auto compilation_unit = module._ivalue()->compilation_unit();
-  torch::jit::Function* function =
-      compilation_unit->create_function(c10::QualifiedName(*module.type()->name(), method_name), *graph);
-  module.type()->addMethod(function);
+  AddMethod(module, method_name, *graph);
   return method_name;
+}
+
+StatusOr<HeadMethods> AddHeadMethods(Module& module, const std::string& layer_path) {
+  HeadMethods names;
+  const std::string suffix = ActivationMethodName(layer_path).substr(std::string("__camserve_activation__").size());
+  names.split = "__camserve_split__" + suffix;
+  names.head = "__camserve_head__" + suffix;
+  if (torch::jit::Function* head = module.type()->findMethod(names.head)) {
+    names.side_value_count = static_cast<int>(head->getSchema().arguments().size()) - 2;
+    return names;
+  }
+  StatusOr<HeadGraphs> graphs = [&]() -> StatusOr<HeadGraphs> {
+    try {
+      return BuildHeadGraphs(module, layer_path);
+    } catch (const c10::Error& e) {
+      return InvalidArgumentError("the model cannot be cut at layer '" + layer_path +
+                                  "': " + e.what_without_backtrace());
+    }
+  }();
+  if (!graphs.ok()) return graphs.status();
+  AddMethod(module, names.split, graphs->split);
+  AddMethod(module, names.head, graphs->head);
+  names.side_value_count = graphs->side_value_count;
+  return names;
 }
 
 std::vector<std::string> ListUsableLayers(const Module& module) {

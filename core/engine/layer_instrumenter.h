@@ -32,6 +32,35 @@
 
 namespace camserve {
 
+// The model cut at a layer, for running the part after it alone (the head)
+// on many activations: perturbation methods and quality scores.
+struct HeadGraphs {
+  // (self, x) -> (logits, activation, side values...): the instrumented
+  // forward, also returning the values computed before the layer that the
+  // head needs (a residual block's identity path, a transformer block's
+  // input); all tensors with the batch first.
+  std::shared_ptr<torch::jit::Graph> split;
+  // (self, activation, side values...) -> logits: the nodes after the layer;
+  // constants and the module's attributes are read again, not passed.
+  std::shared_ptr<torch::jit::Graph> head;
+  int side_value_count = 0;
+};
+
+// Builds both graphs for `layer_path` (a layer AddActivationMethod accepts).
+// INVALID_ARGUMENT when the head would need a non-tensor value computed
+// before the layer (a batch size read from the input, say), which a batch of
+// another size would get wrong.
+StatusOr<HeadGraphs> BuildHeadGraphs(const torch::jit::Module& module, const std::string& layer_path);
+
+// Adds (once) the split and head methods for `layer_path` to the module's
+// class; returns their names and the side value count.
+struct HeadMethods {
+  std::string split;
+  std::string head;
+  int side_value_count = 0;
+};
+StatusOr<HeadMethods> AddHeadMethods(torch::jit::Module& module, const std::string& layer_path);
+
 // The name of the method AddActivationMethod adds for `layer_path`.
 std::string ActivationMethodName(const std::string& layer_path);
 

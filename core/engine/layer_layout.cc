@@ -35,15 +35,14 @@ StatusOr<LayerLayout> ResolveLayerLayout(const at::Tensor& output, LayerLayout d
     case LayerLayout::kNchw:
     case LayerLayout::kNhwc:
       if (dims == 4) return declared;
-      return InvalidArgumentError(where + " is not 4-D as its declared layout " + LayerLayoutName(declared) +
-                                  " says");
+      return InvalidArgumentError(where + " is not 4-D as its declared layout " + LayerLayoutName(declared) + " says");
     case LayerLayout::kTokens:
       if (dims == 3 && SquareSide(output.size(1)) > 0) return declared;
       return InvalidArgumentError(where + " is not [N, h*w, C] with a square grid, as its declared layout tokens says");
     case LayerLayout::kClassToken:
       if (dims == 3 && SquareSide(output.size(1) - 1) > 0) return declared;
-      return InvalidArgumentError(where +
-                                  " is not [N, 1 + h*w, C] with a square grid, as its declared layout class_token says");
+      return InvalidArgumentError(
+          where + " is not [N, 1 + h*w, C] with a square grid, as its declared layout class_token says");
   }
   return InvalidArgumentError(where + ": unknown layout");
 }

@@ -10,9 +10,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "tests/core/engine/cam_reference_check.h"
+#include "tests/core/engine/head_check.h"
 
 namespace camserve {
 namespace {
@@ -64,6 +66,21 @@ void CheckModel(const std::string& name, const YAML::Node& model, const std::vec
             << "): largest map difference from pytorch-grad-cam " << worst);
   if (!optimize_for_inference) {
     CHECK_FALSE(prepared[0].optimized);
+    // The head of the layer alone reproduces the logits (head execution,
+    // for perturbation methods), transformers included.
+    CamModelOptions model_options;
+    model_options.device = testing::TestDevice();
+    model_options.optimize_for_inference = false;
+    StatusOr<ModelSidecar> sidecar = LoadModelSidecar(options.model_path, SidecarPathFor(options.model_path));
+    REQUIRE(sidecar.ok());
+    model_options.layer_layouts = sidecar->layer_layouts;
+    StatusOr<std::unique_ptr<CamModel>> cam_model = CamModel::Load(options.model_path, model_options);
+    REQUIRE(cam_model.ok());
+    at::Tensor batch = at::empty({2, 3, input_size[0], input_size[1]});
+    for (int64_t i = 0; i < 2; ++i) {
+      std::memcpy(batch[i].data_ptr<float>(), images[i].data.data(), images[i].data.size() * sizeof(float));
+    }
+    testing::CheckHeadReproducesForward(**cam_model, layer, batch);
   } else if (prepared[0].optimized) {
     CHECK(prepared[0].map_difference <= 1e-5);
   } else {

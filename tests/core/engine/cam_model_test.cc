@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tests/core/engine/engine_test_util.h"
+#include "tests/core/engine/head_check.h"
 
 namespace camserve {
 namespace {
@@ -142,6 +143,31 @@ TEST_CASE("bf16 is validated against fp32 at load and refused above precision_to
     REQUIRE(model->PrepareLayer("layer3").ok());
     CHECK(model->Layers()[0].precision == "fp32");
   }
+}
+
+TEST_CASE("a layer's head, run alone on its activation, gives the model's logits") {
+  CamModelOptions options;
+  options.device = "cpu";
+  options.optimize_for_inference = false;  // Forward on the plain module, as the head
+  StatusOr<std::unique_ptr<CamModel>> resnet = CamModel::Load(ModelDir() + "/resnet18.pt", options);
+  REQUIRE(resnet.ok());
+  const at::Tensor images = at::randn({2, 3, 224, 224});
+  // layer4.1.conv2's head needs the block's identity path: a side value.
+  for (const std::string layer : {"layer4", "layer3", "layer4.1.conv2", "layer1.0.bn1"}) {
+    testing::CheckHeadReproducesForward(**resnet, layer, images);
+  }
+  StatusOr<CamModel::HeadInput> inside_block = (*resnet)->SplitAt(images, "layer4.1.conv2");
+  REQUIRE(inside_block.ok());
+  CHECK(inside_block->side_values.size() == 1);
+  StatusOr<CamModel::HeadInput> stage = (*resnet)->SplitAt(images, "layer4");
+  REQUIRE(stage.ok());
+  CHECK(stage->side_values.empty());
+  CHECK((*resnet)->RunHead("layer4", stage->activation, {stage->activation}).status().code() ==
+        StatusCode::kInvalidArgument);
+
+  StatusOr<std::unique_ptr<CamModel>> digits = CamModel::Load(ModelDir() + "/digits_cnn.pt", options);
+  REQUIRE(digits.ok());
+  testing::CheckHeadReproducesForward(**digits, "block3", at::randn({4, 3, 32, 32}));
 }
 
 }  // namespace

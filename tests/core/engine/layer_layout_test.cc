@@ -33,8 +33,8 @@ TEST_CASE("layer layouts are recognised or declared, and refused with the reason
 
 TEST_CASE("ToNchw puts token (i, j) and channel c at [n, c, i, j], as pytorch-grad-cam's reshape_transform") {
   const int64_t n = 2, side = 3, channels = 4;
-  const at::Tensor class_token = at::arange(n * (1 + side * side) * channels, at::kFloat)
-                                     .reshape({n, 1 + side * side, channels});
+  const at::Tensor class_token =
+      at::arange(n * (1 + side * side) * channels, at::kFloat).reshape({n, 1 + side * side, channels});
   const at::Tensor grid = ToNchw(class_token, LayerLayout::kClassToken);
   REQUIRE(grid.sizes() == at::IntArrayRef({n, channels, side, side}));
   const at::Tensor tokens = class_token.narrow(1, 1, side * side).contiguous();
