@@ -519,6 +519,12 @@ void CamModel::FallBackToPlain(const std::string& layer, const std::string& why)
   runner = LayerRunner{module_, runner.method, Precision::kFp32, std::move(execution)};
 }
 
+StatusOr<LayerLayout> CamModel::LayoutOf(const at::Tensor& activation, const std::string& layer) const {
+  auto declared = layer_layouts_.find(layer);
+  return ResolveLayerLayout(activation, declared == layer_layouts_.end() ? LayerLayout::kAuto : declared->second,
+                            layer);
+}
+
 StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, const at::Tensor& batch,
                                                    const std::string& layer, bool track_gradients) {
   at::AutoGradMode grad_mode(track_gradients);
@@ -526,9 +532,7 @@ StatusOr<CamModel::LayerOutput> CamModel::RunLayer(const LayerRunner& runner, co
   at::IValue output = runner.module.get_method(runner.method)({batch});
   const auto& pair = output.toTupleRef().elements();
   LayerOutput result{pair[0].toTensor(), pair[1].toTensor()};
-  auto declared = layer_layouts_.find(layer);
-  StatusOr<LayerLayout> layout = ResolveLayerLayout(
-      result.activation, declared == layer_layouts_.end() ? LayerLayout::kAuto : declared->second, layer);
+  StatusOr<LayerLayout> layout = LayoutOf(result.activation, layer);
   if (!layout.ok()) return layout.status();
   result.layout = *layout;
   return result;
@@ -602,9 +606,7 @@ StatusOr<CamModel::HeadInput> CamModel::SplitAt(const at::Tensor& batch, const s
     input.logits = values[0].toTensor();
     input.activation = values[1].toTensor();
     for (size_t i = 2; i < values.size(); ++i) input.side_values.push_back(values[i].toTensor());
-    auto declared = layer_layouts_.find(layer);
-    StatusOr<LayerLayout> layout = ResolveLayerLayout(
-        input.activation, declared == layer_layouts_.end() ? LayerLayout::kAuto : declared->second, layer);
+    StatusOr<LayerLayout> layout = LayoutOf(input.activation, layer);
     if (!layout.ok()) return layout.status();
     input.layout = *layout;
     return input;

@@ -193,6 +193,8 @@ class CamModel {
 
   StatusOr<LayerOutput> RunLayer(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
                                  bool track_gradients);
+  // The layout of `layer`'s output `activation`: declared, or recognised.
+  StatusOr<LayerLayout> LayoutOf(const at::Tensor& activation, const std::string& layer) const;
   // RunLayer with every exception turned into a Status.
   StatusOr<LayerOutput> RunLayerGuarded(const LayerRunner& runner, const at::Tensor& batch, const std::string& layer,
                                         bool track_gradients);
