@@ -148,12 +148,12 @@ struct ProbeOutput {
   at::Tensor maps;
 };
 
-ProbeOutput MapsOfEveryMethod(const CamModel::LayerOutput& output, const at::Tensor& targets) {
+// `retain_graph`: keep the autograd graph for maps of other targets.
+ProbeOutput MapsOfEveryMethod(const CamModel::LayerOutput& output, const at::Tensor& targets, bool retain_graph) {
   at::Tensor logits = output.logits;
   at::Tensor score = logits.gather(1, targets.to(logits.device()).unsqueeze(1)).sum();
-  at::Tensor gradients = torch::autograd::grad({score}, {output.activation}, /*grad_outputs=*/{},
-                                               /*retain_graph=*/false, /*create_graph=*/false,
-                                               /*allow_unused=*/true)[0];
+  at::Tensor gradients = torch::autograd::grad({score}, {output.activation}, /*grad_outputs=*/{}, retain_graph,
+                                               /*create_graph=*/false, /*allow_unused=*/true)[0];
   at::NoGradGuard no_grad;
   const at::Tensor activation = ToNchw(output.activation.detach(), output.layout);
   if (gradients.defined()) gradients = ToNchw(gradients, output.layout);
@@ -379,7 +379,7 @@ CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, Lay
       }
       StatusOr<LayerOutput> output = RunLayer(runner, probe, layer, /*track_gradients=*/true);
       if (!output.ok()) return output.status();
-      return MapsOfEveryMethod(*output, targets);
+      return MapsOfEveryMethod(*output, targets, /*retain_graph=*/false);
     } catch (...) {
       return StatusFromModelException("probe failed");
     }
@@ -389,30 +389,26 @@ CamModel::LayerRunner CamModel::ChooseRunnerLocked(const std::string& layer, Lay
   // reduced precision is judged on the top-1 maps, what a request without a
   // target class gets (explicit low-probability classes move more: see
   // docs/numerics.md).
+  // One run of the plain module answers both target sets.
   StatusOr<ProbeOutput> top1_expected = InternalError("not run");
   StatusOr<ProbeOutput> mixed_expected = InternalError("not run");
   at::Tensor top1_targets, mixed_targets;
-  try {
-    at::Tensor logits;
-    {
-      at::NoGradGuard no_grad;
-      torch::jit::Module module = module_;
-      if (forward) {
-        logits = module.forward({probe}).toTensor();
-      } else {
-        // A layer that cannot be explained (not [N, C, H, W]) fails here,
-        // and its requests get the same error from the plain module.
-        StatusOr<LayerOutput> output = RunLayer(reference, probe, layer, false);
-        if (!output.ok()) throw std::runtime_error(output.status().message());
-        logits = output->logits;
-      }
+  if (forward) {
+    top1_expected = run_probe(reference, at::Tensor());
+  } else {
+    try {
+      // A layer that cannot be explained (not [N, C, H, W]) fails here, and
+      // its requests get the same error from the plain module.
+      StatusOr<LayerOutput> output = RunLayer(reference, probe, layer, /*track_gradients=*/true);
+      if (!output.ok()) throw std::runtime_error(output.status().message());
+      const at::Tensor logits = output->logits.detach().to(at::kFloat);
+      top1_targets = logits.argmax(1).to(at::kCPU);
+      mixed_targets = ProbeTargets(logits);
+      top1_expected = MapsOfEveryMethod(*output, top1_targets, /*retain_graph=*/true);
+      mixed_expected = MapsOfEveryMethod(*output, mixed_targets, /*retain_graph=*/false);
+    } catch (...) {
+      top1_expected = StatusFromModelException("probe failed");
     }
-    top1_targets = logits.to(at::kFloat).argmax(1).to(at::kCPU);
-    mixed_targets = ProbeTargets(logits.to(at::kFloat));
-    top1_expected = run_probe(reference, top1_targets);
-    if (top1_expected.ok() && !forward) mixed_expected = run_probe(reference, mixed_targets);
-  } catch (...) {
-    top1_expected = StatusFromModelException("probe failed");
   }
   if (!top1_expected.ok() || (!forward && !mixed_expected.ok())) {
     const Status& failed = top1_expected.ok() ? mixed_expected.status() : top1_expected.status();
