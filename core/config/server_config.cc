@@ -92,14 +92,8 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, const std:
   return Status::Ok();
 }
 
-const std::vector<std::string>& PrecisionNames() {
-  static const std::vector<std::string> names = {"fp32", "bf16", "fp16"};
-  return names;
-}
-
 Status CheckPrecisionName(const std::string& value) {
-  const std::vector<std::string>& names = PrecisionNames();
-  if (std::find(names.begin(), names.end(), value) != names.end()) return Status::Ok();
+  if (value == "fp32" || value == "bf16" || value == "fp16") return Status::Ok();
   return InvalidArgumentError("is not one of fp32, bf16, fp16");
 }
 
