@@ -1,8 +1,10 @@
 #include "core/engine/layer_instrumenter.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include <functional>
 #include <sstream>
@@ -98,6 +100,18 @@ StatusOr<Node*> SingleTopLevelForward(Graph& graph, const std::unordered_set<Val
 }
 
 // Builds the instrumented graph: outputs (logits, activation).
+// Whether a node after `value`'s definer (or inside a loop or branch after
+// it) writes into `value` or a view of it.
+bool WrittenAfter(std::shared_ptr<Graph> graph, Value* value) {
+  torch::jit::AliasDb alias_db(graph);
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    Node* top = node;
+    while (top->owningBlock() != graph->block()) top = top->owningBlock()->owningNode();
+    if (top->isAfter(value->node()) && alias_db.writesToAlias(node, {value})) return true;
+  }
+  return false;
+}
+
 StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module, const std::string& layer_path) {
   const std::vector<std::string> parts = SplitPath(layer_path);
   if (parts.empty()) return InvalidArgumentError("empty target layer");
@@ -141,6 +155,15 @@ StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module, cons
     tracked = graph->insert(c10::aten::requires_grad_, {detached, true});
   }
   activation->replaceAllUsesAfterNodeWith(tracked->node(), tracked);
+  // The part after the layer may write into its output (torchvision's
+  // BasicBlock adds the residual into bn2's output in place, then applies an
+  // in-place ReLU): it then works on a copy, so the activation returned (and
+  // differentiated) is the layer's own output.
+  if (WrittenAfter(graph, tracked)) {
+    torch::jit::WithInsertPoint guard(tracked->node()->next());
+    Value* working = graph->insert(c10::aten::clone, {tracked});
+    tracked->replaceAllUsesAfterNodeWith(working->node(), working);
+  }
   {
     torch::jit::WithInsertPoint guard(graph->return_node());
     Value* logits = graph->outputs()[0];
