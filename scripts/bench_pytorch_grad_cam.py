@@ -9,6 +9,11 @@ architecture with the weights of camserve's TorchScript export, so both
 explain the same network. torch threads = cores unless --threads says
 otherwise (the same rule camserve follows).
 
+--method ablationcam or scorecam times pytorch-grad-cam's gradient-free
+methods instead (at --layer, default layer4), which run the whole model once
+per channel of the layer (32 channels per forward for AblationCAM, 16 for
+ScoreCAM): a minute or more per image on a CPU, so use few iterations.
+
 Run it in the test venv (pytorch-grad-cam 1.5.7 over Debian's torch):
   build/test-venv/bin/python scripts/bench_pytorch_grad_cam.py \
       --models build/models --model resnet50 --image bench.jpg
@@ -25,7 +30,9 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image
-from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
+
+METHODS = {"gradcam": GradCAM, "ablationcam": AblationCAM, "scorecam": ScoreCAM}
 
 
 def load_model(models_dir, name):
@@ -50,12 +57,14 @@ def main():
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--method", choices=sorted(METHODS), default="gradcam")
+    parser.add_argument("--layer", default="layer4", help="target layer (dotted module path)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     model = load_model(args.models, args.model)
     jpeg = open(args.image, "rb").read()
-    cam = GradCAM(model=model, target_layers=[model.layer4])
+    cam = METHODS[args.method](model=model, target_layers=[model.get_submodule(args.layer)])
     latencies_ms = []
     for i in range(args.warmup + args.iterations):
         start = time.perf_counter()
@@ -65,7 +74,7 @@ def main():
         if i >= args.warmup:
             latencies_ms.append(elapsed_ms)
     print(json.dumps({
-        "tool": "pytorch-grad-cam", "model": args.model, "threads": torch.get_num_threads(),
+        "tool": "pytorch-grad-cam", "method": args.method, "layer": args.layer, "model": args.model, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "iterations": args.iterations,
         "mean_ms": round(statistics.mean(latencies_ms), 2), "p50_ms": round(statistics.median(latencies_ms), 2),
         "min_ms": round(min(latencies_ms), 2),

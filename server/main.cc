@@ -223,6 +223,11 @@ ModelRegistry::Options RegistryOptionsOf(const ServerConfig& config, int intra_o
   options.engine.optimize_tolerance = config.engine_optimize_tolerance;
   options.engine.precision_tolerance = config.engine_precision_tolerance;
   options.engine.max_optimized_layers = config.limits_max_layer_copies;
+  options.engine.perturbation.batch_size = config.engine_perturbation_batch_size;
+  options.engine.perturbation.max_head_runs_per_image = config.engine_max_head_runs_per_image;
+  options.engine.perturbation.max_scorecam_forwards = config.engine_max_scorecam_forwards;
+  options.engine.quality.steps = config.engine_quality_steps;
+  options.engine.quality.batch_size = config.engine_perturbation_batch_size;
   options.engine.decode.max_pixels = config.limits_max_image_pixels;
   options.engine.decode.max_side_px = config.limits_max_image_side_px;
   DynamicBatcher::Options& batcher = options.runner.batcher;
@@ -250,6 +255,7 @@ ExplainPipeline::Options PipelineOptionsOf(const ServerConfig& config) {
   options.default_deadline_ms = config.limits_default_deadline_ms;
   options.max_request_string_bytes = config.limits_max_request_string_bytes;
   options.completion_threads = config.batcher_completion_threads;
+  options.quality_steps = config.engine_quality_steps;
   return options;
 }
 

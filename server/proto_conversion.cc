@@ -36,6 +36,7 @@ ExplainRequest OptionsFromProto(const v1::ExplainRequest& proto, const char* rpc
   request.top_k = proto.top_k();
   request.bypass_cache = proto.bypass_cache();
   request.priority = proto.priority();
+  request.evaluate = proto.evaluate();
   StatusOr<HeatmapResolution> resolution = ResolutionFromProto(proto.resolution());
   StatusOr<HeatmapEncoding> encoding = EncodingFromProto(proto.encoding());
   if (!resolution.ok()) {
@@ -63,14 +64,27 @@ void FillScore(const ClassScore& score, v1::ClassScore* out) {
   out->set_probability(score.probability);
 }
 
+void FillQuality(const ExplanationQuality& quality, v1::ExplanationQuality* out) {
+  out->set_target_probability(quality.target_probability);
+  out->set_masked_probability(quality.masked_probability);
+  out->set_confidence_change(quality.confidence_change);
+  out->set_average_drop(quality.average_drop);
+  out->set_confidence_increase(quality.confidence_increase);
+  out->set_deletion_auc(quality.deletion_auc);
+  out->set_insertion_auc(quality.insertion_auc);
+  out->mutable_deletion_curve()->Add(quality.deletion_curve.begin(), quality.deletion_curve.end());
+  out->mutable_insertion_curve()->Add(quality.insertion_curve.begin(), quality.insertion_curve.end());
+  out->set_steps(quality.steps);
+}
+
 // Writes the stages `timings` has into the response's timings.
 void FillTimings(const StageTimings& timings, v1::StageTimings* out) {
   using Setter = void (v1::StageTimings::*)(int64_t);
   static constexpr Setter kSetters[kStageCount] = {
-      &v1::StageTimings::set_decode_us,  &v1::StageTimings::set_preprocess_us, &v1::StageTimings::set_queue_us,
-      &v1::StageTimings::set_forward_us, &v1::StageTimings::set_backward_us,   &v1::StageTimings::set_cam_us,
-      &v1::StageTimings::set_encode_us,  &v1::StageTimings::set_cache_get_us,  &v1::StageTimings::set_cache_put_us,
-      &v1::StageTimings::set_total_us};
+      &v1::StageTimings::set_decode_us,    &v1::StageTimings::set_preprocess_us, &v1::StageTimings::set_queue_us,
+      &v1::StageTimings::set_forward_us,   &v1::StageTimings::set_backward_us,   &v1::StageTimings::set_cam_us,
+      &v1::StageTimings::set_perturb_us,   &v1::StageTimings::set_evaluate_us,   &v1::StageTimings::set_encode_us,
+      &v1::StageTimings::set_cache_get_us, &v1::StageTimings::set_cache_put_us,  &v1::StageTimings::set_total_us};
   for (int s = 0; s < kStageCount; ++s) {
     if (timings.Has(static_cast<Stage>(s))) (out->*kSetters[s])(timings.Micros(static_cast<Stage>(s)));
   }
@@ -124,6 +138,7 @@ void FillResponse(ExplainReply reply, v1::ExplainResponse* response) {
   response->set_target_label(answer.target.label);
   response->set_target_probability(answer.target.probability);
   for (const ClassScore& score : answer.top_k) FillScore(score, response->add_top_k());
+  if (answer.quality) FillQuality(*answer.quality, response->mutable_quality());
   response->set_model(std::move(reply.model));
   response->set_model_version(std::move(reply.model_version));
   response->set_cache_hit(reply.cache_hit);

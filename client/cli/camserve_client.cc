@@ -192,9 +192,18 @@ std::string FormatTimings(const v1::StageTimings& t) {
   const auto ms = [](int64_t micros) { return static_cast<double>(micros) / 1e3; };
   return StringPrintf(
       "  server timings (ms): decode %.2f  queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
-      "cam %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f\n",
+      "cam %.2f  perturb %.2f  evaluate %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f\n",
       ms(t.decode_us()), ms(t.queue_us()), ms(t.preprocess_us()), ms(t.forward_us()), ms(t.backward_us()),
-      ms(t.cam_us()), ms(t.encode_us()), ms(t.cache_get_us()), ms(t.cache_put_us()), ms(t.total_us()));
+      ms(t.cam_us()), ms(t.perturb_us()), ms(t.evaluate_us()), ms(t.encode_us()), ms(t.cache_get_us()),
+      ms(t.cache_put_us()), ms(t.total_us()));
+}
+
+std::string FormatQuality(const v1::ExplanationQuality& q) {
+  return StringPrintf(
+      "  quality: p %.4f, p(image x map) %.4f (change %+.4f, average drop %.4f, increase %s), "
+      "deletion AUC %.4f, insertion AUC %.4f (%d steps)\n",
+      q.target_probability(), q.masked_probability(), q.confidence_change(), q.average_drop(),
+      q.confidence_increase() ? "yes" : "no", q.deletion_auc(), q.insertion_auc(), q.steps());
 }
 
 // One image's block of output: what was explained, the top-k classes, the
@@ -213,6 +222,7 @@ std::string FormatReport(const std::string& image_path, const v1::ExplainRespons
     report += StringPrintf("    %d. ", i + 1) +
               FormatClassScore(score.class_index(), score.label(), score.probability()) + "\n";
   }
+  if (response.has_quality()) report += FormatQuality(response.quality());
   report += FormatTimings(response.timings());
   report += StringPrintf("  wrote %s, %s, %s (heatmap %dx%d)\n", files.heatmap_png.c_str(), files.overlay_png.c_str(),
                          files.npy.c_str(), response.heatmap().width(), response.heatmap().height());

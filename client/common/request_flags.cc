@@ -20,7 +20,8 @@ void AddRequestFlags(CLI::App& app, RequestFlags* flags) {
       ->capture_default_str();
   app.add_option("--model", flags->model, "model name (default: the server's default model)");
   app.add_option("--method", flags->method,
-                 "gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam (default: the server's)");
+                 "gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, ablationcam, scorecam, reciprocam "
+                 "(default: the server's)");
   app.add_option("--layer", flags->layer, "target layer path (default: the model's default layer)");
   app.add_option("--class", flags->target_class, "class to explain (default: the top-1 prediction)");
   app.add_option("--top-k", flags->top_k, "top classes to return; 0: the server's default")
@@ -33,6 +34,9 @@ void AddRequestFlags(CLI::App& app, RequestFlags* flags) {
                                          "heatmap size: the model input's, the target layer's or the image's");
   app.add_option("--bypass-cache", flags->bypass_cache, "skip the server's cache lookup and store")
       ->default_str(BoolText(flags->bypass_cache));
+  app.add_option("--evaluate", flags->evaluate,
+                 "also score the explanation (confidence drop, deletion and insertion AUC; docs/quality.md)")
+      ->default_str(BoolText(flags->evaluate));
   AddConnectionFlags(app, &flags->connection);
 }
 
@@ -45,6 +49,7 @@ v1::ExplainRequest RequestTemplateFromFlags(const RequestFlags& flags) {
   request.set_top_k(flags.top_k);
   request.set_resolution(flags.resolution);
   request.set_bypass_cache(flags.bypass_cache);
+  request.set_evaluate(flags.evaluate);
   return request;
 }
 

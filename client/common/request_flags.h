@@ -3,6 +3,7 @@
 //   --addr HOST:PORT  --deadline-ms MS
 //   --model NAME  --method NAME  --layer PATH  --class N  --top-k N
 //   --resolution input|feature|original  --bypass-cache true|false
+//   --evaluate true|false
 //   and the connection flags (TLS, token: client/common/connection_flags.h)
 //
 // A tool sets its own defaults in RequestFlags before AddRequestFlags, and
@@ -43,6 +44,8 @@ struct RequestFlags {
   v1::HeatmapResolution resolution = v1::HEATMAP_RESOLUTION_INPUT;
   // --bypass-cache: skip the server's cache lookup and store. Default: false.
   bool bypass_cache = false;
+  // --evaluate: ask for the quality scores. Default: false.
+  bool evaluate = false;
   // --tls*, --token-file: how to connect to --addr.
   ConnectionFlags connection;
 };

@@ -44,7 +44,9 @@ def parse_args(argv):
     parser.add_argument("--image", required=True, help="JPEG or PNG image to explain")
     parser.add_argument("--model", default="", help="model name (default: the server's default model)")
     parser.add_argument("--method", default="", help="gradcam (default), gradcam++, xgradcam, hirescam, "
-                        "layercam, eigencam")
+                        "layercam, eigencam, ablationcam, scorecam, reciprocam")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="also ask for the quality scores (docs/quality.md)")
     parser.add_argument("--layer", default="", help="target layer path (default: the model's default layer)")
     parser.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
                         help="class to explain (default: the top-1 prediction)")
@@ -138,7 +140,7 @@ def build_request(pb2, args, image_bytes):
         request_id=args.image, image=image_bytes, model=args.model, method=args.method,
         target_layer=args.layer, top_k=args.top_k,
         resolution=pb2.HeatmapResolution.Value("HEATMAP_RESOLUTION_" + args.resolution.upper()),
-        encoding=pb2.HEATMAP_ENCODING_FLOAT32)
+        encoding=pb2.HEATMAP_ENCODING_FLOAT32, evaluate=args.evaluate)
     if args.target_class is not None:
         request.target_class = args.target_class
     return request
@@ -159,10 +161,17 @@ def format_report(image, response):
     ]
     lines += ["    %d. %s" % (rank, format_class(score.class_index, score.label, score.probability))
               for rank, score in enumerate(response.top_k, start=1)]
+    if response.HasField("quality"):
+        q = response.quality
+        lines.append("  quality: p %.4f, p(image x map) %.4f (change %+.4f, average drop %.4f, increase %s), "
+                     "deletion AUC %.4f, insertion AUC %.4f (%d steps)" % (
+                         q.target_probability, q.masked_probability, q.confidence_change, q.average_drop,
+                         "yes" if q.confidence_increase else "no", q.deletion_auc, q.insertion_auc, q.steps))
     lines.append("  server timings (ms): decode %.2f  queue %.2f  preprocess %.2f  forward %.2f  backward %.2f  "
-                 "cam %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f" % tuple(us / 1e3 for us in (
-                     t.decode_us, t.queue_us, t.preprocess_us, t.forward_us, t.backward_us, t.cam_us, t.encode_us,
-                     t.cache_get_us, t.cache_put_us, t.total_us)))
+                 "cam %.2f  perturb %.2f  evaluate %.2f  encode %.2f  cache_get %.2f  cache_put %.2f  total %.2f" % tuple(
+                     us / 1e3 for us in (t.decode_us, t.queue_us, t.preprocess_us, t.forward_us, t.backward_us,
+                                         t.cam_us, t.perturb_us, t.evaluate_us, t.encode_us, t.cache_get_us,
+                                         t.cache_put_us, t.total_us)))
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@
 namespace camserve {
 namespace {
 
-constexpr char kMagic[] = "CSH2";
+constexpr char kMagic[] = "CSH3";
 constexpr size_t kChecksumBytes = 8;
 
 void PutU32(uint32_t value, std::string* out) {
@@ -19,12 +19,32 @@ void PutString(std::string_view text, std::string* out) {
   out->append(text);
 }
 
+void PutFloat(float value, std::string* out) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  PutU32(bits, out);
+}
+
 void PutScore(const ClassScore& score, std::string* out) {
   PutU32(static_cast<uint32_t>(score.class_index), out);
   PutString(score.label, out);
-  uint32_t bits;
-  std::memcpy(&bits, &score.probability, 4);
-  PutU32(bits, out);
+  PutFloat(score.probability, out);
+}
+
+void PutFloats(const std::vector<float>& values, std::string* out) {
+  PutU32(static_cast<uint32_t>(values.size()), out);
+  for (float value : values) PutFloat(value, out);
+}
+
+void PutQuality(const ExplanationQuality& quality, std::string* out) {
+  for (float value : {quality.target_probability, quality.masked_probability, quality.confidence_change,
+                      quality.average_drop, quality.deletion_auc, quality.insertion_auc}) {
+    PutFloat(value, out);
+  }
+  PutU32(quality.confidence_increase ? 1 : 0, out);
+  PutU32(static_cast<uint32_t>(quality.steps), out);
+  PutFloats(quality.deletion_curve, out);
+  PutFloats(quality.insertion_curve, out);
 }
 
 // XXH3-64, little-endian: a hit checks every byte it serves, so the checksum
@@ -54,13 +74,45 @@ class Reader {
     offset_ += size;
     return text;
   }
+  // A u32 that must be 0 or 1: anything else is damage (and would not
+  // serialize back to the same bytes).
+  bool Bool() {
+    const uint32_t value = U32();
+    if (value > 1) ok_ = false;
+    return value == 1;
+  }
+  float Float() {
+    const uint32_t bits = U32();
+    float value;
+    std::memcpy(&value, &bits, 4);
+    return value;
+  }
   ClassScore Score() {
     ClassScore score;
     score.class_index = static_cast<int32_t>(U32());
     score.label = String();
-    const uint32_t bits = U32();
-    std::memcpy(&score.probability, &bits, 4);
+    score.probability = Float();
     return score;
+  }
+  std::vector<float> Floats() {
+    const uint32_t count = U32();
+    std::vector<float> values;
+    // Each float takes 4 bytes: a count beyond the value is damage.
+    if (!Has(size_t{count} * 4)) return values;
+    for (uint32_t i = 0; i < count; ++i) values.push_back(Float());
+    return values;
+  }
+  ExplanationQuality Quality() {
+    ExplanationQuality quality;
+    for (float* value : {&quality.target_probability, &quality.masked_probability, &quality.confidence_change,
+                         &quality.average_drop, &quality.deletion_auc, &quality.insertion_auc}) {
+      *value = Float();
+    }
+    quality.confidence_increase = Bool();
+    quality.steps = static_cast<int>(U32());
+    quality.deletion_curve = Floats();
+    quality.insertion_curve = Floats();
+    return quality;
   }
   bool ok() const { return ok_; }
   bool at_end() const { return offset_ == bytes_.size(); }
@@ -86,13 +138,15 @@ std::string SerializeCachedExplanation(const CachedExplanation& value) {
   PutScore(value.target, &out);
   PutU32(static_cast<uint32_t>(value.top_k.size()), &out);
   for (const ClassScore& score : value.top_k) PutScore(score, &out);
+  PutU32(value.quality ? 1 : 0, &out);
+  if (value.quality) PutQuality(*value.quality, &out);
   out += Checksum(out);
   return out;
 }
 
 StatusOr<CachedExplanation> ParseCachedExplanation(std::string_view bytes) {
   if (bytes.size() < 4 + kChecksumBytes || bytes.substr(0, 4) != std::string_view(kMagic, 4)) {
-    return Status(StatusCode::kDataLoss, "cached value is not a camserve heatmap (format CSH1)");
+    return Status(StatusCode::kDataLoss, "cached value is not a camserve heatmap (format CSH3)");
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
   if (Checksum(body) != bytes.substr(body.size())) {
@@ -107,6 +161,7 @@ StatusOr<CachedExplanation> ParseCachedExplanation(std::string_view bytes) {
   value.target = reader.Score();
   const uint32_t count = reader.U32();
   for (uint32_t i = 0; i < count && reader.ok(); ++i) value.top_k.push_back(reader.Score());
+  if (reader.Bool()) value.quality = reader.Quality();
   if (!reader.ok() || !reader.at_end()) {
     return Status(StatusCode::kDataLoss, "cached value is truncated or has trailing bytes");
   }

@@ -3,7 +3,7 @@
 // bytes with a checksum, so that a damaged value is detected and never
 // served.
 //
-// Format (little-endian): "CSH2", width, height, encoding (u32 each), heatmap
+// Format (little-endian): "CSH3", width, height, encoding (u32 each), heatmap
 // data (u32 length + bytes), target (i32 class, u32 length + label, f32
 // probability), top-k count (u32) and that many targets, then the first 8
 // the XXH3-64 hash of everything before them (8 bytes).
@@ -15,6 +15,7 @@
 // docs/benchmarks.md, "Component costs").
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,8 @@ struct CachedExplanation {
   std::string data;  // the heatmap, already encoded
   ClassScore target;
   std::vector<ClassScore> top_k;
+  // Set when the request asked for quality scores.
+  std::optional<ExplanationQuality> quality;
 };
 
 std::string SerializeCachedExplanation(const CachedExplanation& value);

@@ -14,6 +14,7 @@ HeatmapCacheKey MakeHeatmapCacheKey(const HeatmapCacheKeyFields& fields) {
   sha.UpdateField(std::to_string(fields.top_k));
   sha.UpdateField(std::to_string(fields.resolution));
   sha.UpdateField(std::to_string(fields.encoding));
+  sha.UpdateField("quality:" + std::to_string(fields.quality_steps));
   if (fields.tensor_shape.empty()) {
     sha.UpdateField("image");
     sha.UpdateField(fields.image_bytes);

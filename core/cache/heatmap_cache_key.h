@@ -2,9 +2,10 @@
 // everything that determines the answer: the cache format version, the model
 // fingerprint (ModelFingerprint: file bytes and preprocessing), the method,
 // the resolved target layer, the target class or "top-1", top_k, the output
-// resolution and encoding, and the input (an encoded image's bytes, or a raw
-// tensor's shape and bytes). Each field is length-prefixed, so no two
-// different requests share a key by concatenation.
+// resolution and encoding, the quality scores' steps (0: none asked for), and
+// the input (an encoded image's bytes, or a raw tensor's shape and bytes).
+// Each field is length-prefixed, so no two different requests share a key by
+// concatenation.
 //
 // Thread-safety: a pure function.
 // Cost: one SHA-256 pass over the input bytes (measured: docs/benchmarks.md,
@@ -23,7 +24,8 @@ namespace camserve {
 
 // Bump when the key or the stored value changes meaning: old entries then
 // simply stop matching.
-inline constexpr int kHeatmapCacheFormatVersion = 2;  // 2: XXH3 value checksum
+// 2: XXH3 value checksum; 3: quality scores (CSH3).
+inline constexpr int kHeatmapCacheFormatVersion = 3;
 
 struct HeatmapCacheKeyFields {
   std::string model_fingerprint;
@@ -33,6 +35,8 @@ struct HeatmapCacheKeyFields {
   int top_k = 0;
   int resolution = 0;  // the wire enum's value
   int encoding = 0;    // the wire enum's value
+  // Quality scores: their deletion/insertion steps; 0: not asked for.
+  int quality_steps = 0;
   // Exactly one input: encoded image bytes, or a tensor's shape and bytes.
   std::string_view image_bytes;
   std::vector<int64_t> tensor_shape;

@@ -36,6 +36,9 @@ std::unique_ptr<CamMethod> CreateCamMethod(CamMethodKind kind) {
     case CamMethodKind::kHiResCam: return std::make_unique<HiResCam>();
     case CamMethodKind::kLayerCam: return std::make_unique<LayerCam>();
     case CamMethodKind::kEigenCam: return std::make_unique<EigenCam>();
+    case CamMethodKind::kAblationCam:
+    case CamMethodKind::kScoreCam:
+    case CamMethodKind::kReciproCam: return nullptr;  // core/engine/perturbation_cam.h
   }
   return nullptr;
 }

@@ -50,6 +50,7 @@ class ChannelWeightedCam : public CamMethod {
 // pytorch-grad-cam's scale_cam_image.
 at::Tensor NormalizePerImage(const at::Tensor& maps);
 
+// Null for the perturbation methods (CamMethodPerturbs), which need the model.
 std::unique_ptr<CamMethod> CreateCamMethod(CamMethodKind kind);
 
 }  // namespace camserve

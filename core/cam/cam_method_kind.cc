@@ -13,14 +13,18 @@ const char* CamMethodName(CamMethodKind kind) {
     case CamMethodKind::kHiResCam: return "hirescam";
     case CamMethodKind::kLayerCam: return "layercam";
     case CamMethodKind::kEigenCam: return "eigencam";
+    case CamMethodKind::kAblationCam: return "ablationcam";
+    case CamMethodKind::kScoreCam: return "scorecam";
+    case CamMethodKind::kReciproCam: return "reciprocam";
   }
   return "unknown";
 }
 
 const std::vector<CamMethodKind>& AllCamMethods() {
-  static const std::vector<CamMethodKind> kAll = {CamMethodKind::kGradCam,  CamMethodKind::kGradCamPlusPlus,
-                                                  CamMethodKind::kXGradCam, CamMethodKind::kHiResCam,
-                                                  CamMethodKind::kLayerCam, CamMethodKind::kEigenCam};
+  static const std::vector<CamMethodKind> kAll = {
+      CamMethodKind::kGradCam,     CamMethodKind::kGradCamPlusPlus, CamMethodKind::kXGradCam,
+      CamMethodKind::kHiResCam,    CamMethodKind::kLayerCam,        CamMethodKind::kEigenCam,
+      CamMethodKind::kAblationCam, CamMethodKind::kScoreCam,        CamMethodKind::kReciproCam};
   return kAll;
 }
 
@@ -38,6 +42,10 @@ StatusOr<CamMethodKind> ParseCamMethod(std::string_view name) {
   return InvalidArgumentError("unknown method '" + std::string(name) + "'; valid methods: " + valid);
 }
 
-bool CamMethodUsesGradients(CamMethodKind kind) { return kind != CamMethodKind::kEigenCam; }
+bool CamMethodUsesGradients(CamMethodKind kind) { return kind != CamMethodKind::kEigenCam && !CamMethodPerturbs(kind); }
+
+bool CamMethodPerturbs(CamMethodKind kind) {
+  return kind == CamMethodKind::kAblationCam || kind == CamMethodKind::kScoreCam || kind == CamMethodKind::kReciproCam;
+}
 
 }  // namespace camserve

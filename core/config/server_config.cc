@@ -372,6 +372,18 @@ std::vector<ConfigKey> MakeKeyTable() {
                            "show on the probe batch"));
   keys.push_back(NumberKey("engine.precision_tolerance", &ServerConfig::engine_precision_tolerance, 0,
                            "largest top-1 map difference from fp32 a reduced precision may show on the probe batch"));
+  keys.push_back(IntegerKey("engine.perturbation_batch_size", &ServerConfig::engine_perturbation_batch_size, 1,
+                            "perturbed activations or images per model call (ablationcam, scorecam, reciprocam, "
+                            "quality scores)"));
+  keys.push_back(IntegerKey("engine.max_head_runs_per_image", &ServerConfig::engine_max_head_runs_per_image, 1,
+                            "most runs of the model's head per image: the layer's channels (ablationcam) or "
+                            "positions (reciprocam); above it RESOURCE_EXHAUSTED"));
+  keys.push_back(IntegerKey("engine.max_scorecam_forwards", &ServerConfig::engine_max_scorecam_forwards, 1,
+                            "most full forwards per image for scorecam (one per channel of the layer); above it "
+                            "RESOURCE_EXHAUSTED"));
+  keys.push_back(IntegerKey("engine.quality_steps", &ServerConfig::engine_quality_steps, 1,
+                            "deletion and insertion steps of the quality scores (ExplainRequest.evaluate); each costs "
+                            "two forwards per image"));
   keys.push_back(
       IntegerKey("threads.intra_op", &ServerConfig::threads_intra_op, 0, "LibTorch intra-op threads; 0 = all cores"));
   keys.push_back(

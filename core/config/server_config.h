@@ -51,6 +51,10 @@ struct ServerConfig {
   bool engine_optimize = true;
   double engine_optimize_tolerance = 1e-4;
   double engine_precision_tolerance = 2e-2;
+  int engine_perturbation_batch_size = 32;
+  int engine_max_head_runs_per_image = 4096;
+  int engine_max_scorecam_forwards = 1024;
+  int engine_quality_steps = 16;
   int threads_intra_op = 0;  // 0: all cores
   int threads_inter_op = 0;  // 0: all cores
   // kByDevice: chosen by the device (BatcherDefaultsFor), "auto" in files,

@@ -160,6 +160,7 @@ ProbeOutput MapsOfEveryMethod(const CamModel::LayerOutput& output, const at::Ten
   std::vector<at::Tensor> maps;
   for (CamMethodKind kind : AllCamMethods()) {
     std::unique_ptr<CamMethod> method = CreateCamMethod(kind);
+    if (method == nullptr) continue;  // perturbation methods run the plain module's head
     if (method->UsesGradients() && !gradients.defined()) continue;
     maps.push_back(method->Compute(activation, method->UsesGradients() ? gradients : at::Tensor()));
   }
@@ -593,6 +594,22 @@ StatusOr<HeadMethods> CamModel::PrepareHead(const std::string& layer) {
 StatusOr<CamModel::HeadInput> CamModel::SplitAt(const at::Tensor& batch, const std::string& layer) {
   StatusOr<HeadMethods> methods = PrepareHead(layer);
   if (!methods.ok()) return methods.status();
+  if (methods->side_value_count == 0) {
+    // Only the activation crosses into the head: the layer's runner gives
+    // it, on its validated optimized copy when it has one (ResNet-50's
+    // layer4: 36 instead of 52 ms), unless it runs in a reduced precision.
+    CAMSERVE_RETURN_IF_ERROR(PrepareLayer(layer));
+    bool fp32_runner = false;
+    {
+      absl::ReaderMutexLock lock(&module_mutex_);
+      fp32_runner = FindRunner(layer)->precision == Precision::kFp32;
+    }
+    if (fp32_runner) {
+      StatusOr<LayerOutput> output = ForwardWithActivation(batch, layer, /*track_gradients=*/false);
+      if (!output.ok()) return output.status();
+      return HeadInput{output->logits.detach(), output->activation.detach(), {}, output->layout};
+    }
+  }
   absl::ReaderMutexLock lock(&module_mutex_);
   try {
     at::NoGradGuard no_grad;

@@ -137,8 +137,9 @@ class CamModel {
     LayerLayout layout = LayerLayout::kNchw;
   };
   // Runs the plain fp32 module on `batch`, keeping what the head of `layer`
-  // needs. No gradients. INVALID_ARGUMENT when the model cannot be cut
-  // there (layer_instrumenter.h, BuildHeadGraphs).
+  // needs; when that is the activation alone, the layer's validated fp32
+  // runner (its optimized copy) instead. No gradients. INVALID_ARGUMENT when
+  // the model cannot be cut there (layer_instrumenter.h, BuildHeadGraphs).
   StatusOr<HeadInput> SplitAt(const at::Tensor& batch, const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
   // Runs only the head of `layer`: logits [K, classes] for K activations
   // (shaped as HeadInput::activation) and side values with the same K first.

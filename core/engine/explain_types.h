@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cam/cam_method_kind.h"
@@ -37,16 +39,26 @@ struct ExplainItem {
   // How many top classes to report (0: none; capped at the class count).
   int top_k = 5;
   HeatmapResolution resolution = HeatmapResolution::kInput;
+  // Also compute ExplainResult::quality (explanation_quality.h).
+  bool evaluate = false;
 };
 
 // What all items of one batch share.
 struct ExplainBatchSpec {
+  ExplainBatchSpec() = default;
+  ExplainBatchSpec(CamMethodKind method, std::string target_layer, bool profile_stages = true)
+      : method(method), target_layer(std::move(target_layer)), profile_stages(profile_stages) {}
+
   CamMethodKind method = CamMethodKind::kGradCam;
   // Dotted module path; empty means the model's default layer.
   std::string target_layer;
   // Time forward, backward and cam into BatchResult::timings. Off: no
   // timings and, on a GPU, no synchronisation between the stages.
   bool profile_stages = true;
+  // Polled between the chunks of perturbation runs and quality forwards;
+  // true stops the work (CANCELLED: nobody waits for the answer any more).
+  // May be empty.
+  std::function<bool()> should_stop;
 };
 
 struct Heatmap {
@@ -61,10 +73,27 @@ struct ClassScore {
   float probability = 0.f;  // softmax of the logits
 };
 
+// Faithfulness scores of one heatmap (explanation_quality.h has the
+// definitions). Probabilities are the target class's softmax probability.
+struct ExplanationQuality {
+  float target_probability = 0.f;
+  float masked_probability = 0.f;  // for the input multiplied by the map
+  float confidence_change = 0.f;   // masked - target
+  float average_drop = 0.f;        // max(target - masked, 0) / (target + 1e-7)
+  bool confidence_increase = false;
+  float deletion_auc = 0.f;
+  float insertion_auc = 0.f;
+  std::vector<float> deletion_curve;   // steps + 1 points
+  std::vector<float> insertion_curve;  // steps + 1 points
+  int steps = 0;
+};
+
 struct ExplainResult {
   Heatmap heatmap;
   ClassScore target;
   std::vector<ClassScore> top_k;
+  // Set when the item asked for it.
+  std::optional<ExplanationQuality> quality;
 };
 
 struct BatchResult {

@@ -7,10 +7,15 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
+
+#include "absl/synchronization/mutex.h"
 
 #include "core/cam/cam_method.h"
 #include "core/engine/cam_model.h"
+#include "core/engine/explanation_quality.h"
+#include "core/engine/perturbation_cam.h"
 
 namespace camserve {
 namespace {
@@ -63,11 +68,14 @@ int ConfigureTorchProcess(const TorchProcessOptions& options) {
 
 class ExplainerEngine::Impl {
  public:
-  Impl(std::unique_ptr<CamModel> model, ModelSidecar sidecar, ModelInfo info, Preprocessor preprocessor)
+  Impl(std::unique_ptr<CamModel> model, ModelSidecar sidecar, ModelInfo info, Preprocessor preprocessor,
+       const PerturbationOptions& perturbation_options, const QualityOptions& quality_options)
       : model_(std::move(model)),
         sidecar_(std::move(sidecar)),
         info_(std::move(info)),
-        preprocessor_(std::move(preprocessor)) {
+        preprocessor_(std::move(preprocessor)),
+        perturbation_options_(perturbation_options),
+        quality_options_(quality_options) {
     for (CamMethodKind kind : AllCamMethods()) methods_.push_back(CreateCamMethod(kind));
   }
 
@@ -79,6 +87,30 @@ class ExplainerEngine::Impl {
   StatusOr<std::vector<std::vector<ClassScore>>> Classify(const std::vector<const PreparedInput*>& inputs, int top_k);
 
  private:
+  // A batch's maps at feature resolution [N, h, w], the forward's logits
+  // (no autograd history) and the explained classes.
+  struct LayerMaps {
+    at::Tensor logits;
+    at::Tensor maps;
+    std::vector<int64_t> targets;
+  };
+  // Gradient methods and EigenCAM: one instrumented forward (and backward).
+  StatusOr<LayerMaps> ActivationMaps(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items,
+                                     const at::Tensor& batch, const std::string& layer, StageTimings* timings);
+  // AblationCAM, ScoreCAM, Recipro-CAM: a split forward, then perturbation
+  // runs of the head (or the whole model).
+  StatusOr<LayerMaps> PerturbationMaps(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items,
+                                       const at::Tensor& batch, const std::string& layer, StageTimings* timings);
+  // Runs per image of a method at a layer, once measured (0: not yet), so
+  // that a request above the cap is refused before its forward.
+  int64_t KnownPerturbationRuns(const std::string& key) const;
+  void RememberPerturbationRuns(const std::string& key, int64_t runs);
+  // The quality scores of the items that asked for them.
+  Status Evaluate(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items, const at::Tensor& batch,
+                  const LayerMaps& maps, const at::Tensor& target_probabilities, std::vector<ExplainResult>* results);
+  static std::vector<int64_t> Targets(const at::Tensor& logits, const std::vector<ExplainItem>& items);
+  static Status CheckLogits(const at::Tensor& logits, size_t items);
+
   StatusOr<at::Tensor> StackInputs(const std::vector<const PreparedInput*>& inputs) const;
   Status ValidateItems(const std::vector<ExplainItem>& items) const;
   std::vector<ClassScore> TopK(const at::Tensor& probabilities_row, const at::Tensor& indices_row, int k) const;
@@ -96,7 +128,11 @@ class ExplainerEngine::Impl {
   ModelSidecar sidecar_;
   ModelInfo info_;
   Preprocessor preprocessor_;
-  std::vector<std::unique_ptr<CamMethod>> methods_;  // indexed by CamMethodKind
+  std::vector<std::unique_ptr<CamMethod>> methods_;  // indexed by CamMethodKind; null: perturbation methods
+  PerturbationOptions perturbation_options_;
+  QualityOptions quality_options_;
+  mutable absl::Mutex perturbation_runs_mutex_;
+  std::map<std::string, int64_t> perturbation_runs_ ABSL_GUARDED_BY(perturbation_runs_mutex_);
 };
 
 StatusOr<at::Tensor> ExplainerEngine::Impl::StackInputs(const std::vector<const PreparedInput*>& inputs) const {
@@ -170,44 +206,39 @@ void ExplainerEngine::Impl::FillHeatmaps(const at::Tensor& maps, const std::vect
   }
 }
 
-StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spec,
-                                                     const std::vector<ExplainItem>& items) {
-  CAMSERVE_RETURN_IF_ERROR(ValidateItems(items));
-  std::vector<const PreparedInput*> inputs;
-  for (const ExplainItem& item : items) inputs.push_back(item.input);
-  StatusOr<at::Tensor> batch = StackInputs(inputs);
-  if (!batch.ok()) return batch.status();
-  const std::string& layer = spec.target_layer.empty() ? info_.default_layer : spec.target_layer;
-  const CamMethod& method = *methods_[static_cast<size_t>(spec.method)];
-  const int64_t n = static_cast<int64_t>(items.size());
-
-  BatchResult result;
-  result.timings = StageTimings(spec.profile_stages);
-  StageTimer forward_timer(&result.timings, Stage::kForward);
-  StatusOr<CamModel::LayerOutput> output = model_->ForwardWithActivation(*batch, layer, method.UsesGradients());
-  if (!output.ok()) return output.status();
-  at::Tensor logits = output->logits;
-  if (logits.dim() != 2 || logits.size(0) != n) {
-    return InvalidArgumentError("the model's output is not [N, classes] logits");
-  }
-
-  // Targets: explicit classes, or the top-1 prediction.
+std::vector<int64_t> ExplainerEngine::Impl::Targets(const at::Tensor& logits, const std::vector<ExplainItem>& items) {
   at::Tensor predicted = logits.detach().to(at::kFloat).argmax(1).to(at::kCPU);
-  std::vector<int64_t> targets(n);
-  for (int64_t i = 0; i < n; ++i) {
-    targets[i] = items[i].target_class ? *items[i].target_class : predicted[i].item<int64_t>();
+  std::vector<int64_t> targets(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    targets[i] = items[i].target_class ? *items[i].target_class : predicted[static_cast<int64_t>(i)].item<int64_t>();
   }
-  const at::Tensor target_index = at::tensor(targets, at::kLong).to(logits.device()).unsqueeze(1);
+  return targets;
+}
+
+StatusOr<ExplainerEngine::Impl::LayerMaps> ExplainerEngine::Impl::ActivationMaps(const ExplainBatchSpec& spec,
+                                                                                 const std::vector<ExplainItem>& items,
+                                                                                 const at::Tensor& batch,
+                                                                                 const std::string& layer,
+                                                                                 StageTimings* timings) {
+  const CamMethod& method = *methods_[static_cast<size_t>(spec.method)];
+  StageTimer forward_timer(timings, Stage::kForward);
+  StatusOr<CamModel::LayerOutput> output = model_->ForwardWithActivation(batch, layer, method.UsesGradients());
+  if (!output.ok()) return output.status();
+  CAMSERVE_RETURN_IF_ERROR(CheckLogits(output->logits, items.size()));
+  LayerMaps result;
+  result.logits = output->logits.detach();
+  result.targets = Targets(output->logits, items);
+  const at::Tensor target_index = at::tensor(result.targets, at::kLong).to(output->logits.device()).unsqueeze(1);
   // Synchronised only to time the stages apart; the copy to the host at the
   // end waits for the device anyway.
   if (spec.profile_stages) SynchronizeDevice();
   forward_timer.Stop();
 
-  StageTimer backward_timer(&result.timings, Stage::kBackward);
+  StageTimer backward_timer(timings, Stage::kBackward);
   at::Tensor gradients;
   if (method.UsesGradients()) {
     try {
-      at::Tensor score = logits.gather(1, target_index).sum();
+      at::Tensor score = output->logits.gather(1, target_index).sum();
       gradients = torch::autograd::grad({score}, {output->activation}, /*grad_outputs=*/{},
                                         /*retain_graph=*/false, /*create_graph=*/false,
                                         /*allow_unused=*/true)[0];
@@ -221,28 +252,146 @@ StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spe
   }
   backward_timer.Stop();
 
-  StageTimer cam_timer(&result.timings, Stage::kCam);
+  StageTimer cam_timer(timings, Stage::kCam);
   at::NoGradGuard no_grad;
   // Transformer layers: tokens or channels-last grids become [N, C, h, w],
   // and their gradients alike.
-  at::Tensor maps = method.Compute(ToNchw(output->activation.detach(), output->layout),
-                                   gradients.defined() ? ToNchw(gradients, output->layout) : gradients);
-  at::Tensor probabilities = at::softmax(logits.detach().to(at::kFloat), 1);
+  result.maps = method.Compute(ToNchw(output->activation.detach(), output->layout),
+                               gradients.defined() ? ToNchw(gradients, output->layout) : gradients);
+  return result;
+}
+
+StatusOr<ExplainerEngine::Impl::LayerMaps> ExplainerEngine::Impl::PerturbationMaps(
+    const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items, const at::Tensor& batch,
+    const std::string& layer, StageTimings* timings) {
+  const std::string cost_key = std::string(CamMethodName(spec.method)) + "|" + layer;
+  const int64_t known_runs = KnownPerturbationRuns(cost_key);
+  if (known_runs > 0) {
+    CAMSERVE_RETURN_IF_ERROR(CheckPerturbationCost(spec.method, known_runs, perturbation_options_));
+  }
+
+  StageTimer forward_timer(timings, Stage::kForward);
+  StatusOr<CamModel::HeadInput> split = model_->SplitAt(batch, layer);
+  if (!split.ok()) return split.status();
+  CAMSERVE_RETURN_IF_ERROR(CheckLogits(split->logits, items.size()));
+  LayerMaps result;
+  result.logits = split->logits;
+  result.targets = Targets(split->logits, items);
+  if (spec.profile_stages) SynchronizeDevice();
+  forward_timer.Stop();
+
+  const int64_t runs = PerturbationRunsPerImage(spec.method, split->activation, split->layout);
+  RememberPerturbationRuns(cost_key, runs);
+  CAMSERVE_RETURN_IF_ERROR(CheckPerturbationCost(spec.method, runs, perturbation_options_));
+
+  StageTimer perturb_timer(timings, Stage::kPerturb);
+  PerturbationInput input;
+  input.activation = split->activation;
+  input.layout = split->layout;
+  input.logits = split->logits;
+  input.targets = at::tensor(result.targets, at::kLong).to(split->logits.device());
+  input.inputs = batch;
+  const std::vector<at::Tensor>& side_values = split->side_values;
+  input.run_head = [&](const at::Tensor& activation, const at::Tensor& images) {
+    std::vector<at::Tensor> sides;
+    for (const at::Tensor& value : side_values) sides.push_back(value.index_select(0, images));
+    return model_->RunHead(layer, activation, sides);
+  };
+  input.run_forward = [&](const at::Tensor& inputs) { return model_->Forward(inputs); };
+  input.should_stop = spec.should_stop;
+  StatusOr<at::Tensor> maps = ComputePerturbationCam(spec.method, input, perturbation_options_);
+  if (!maps.ok()) return maps.status();
+  result.maps = *maps;
+  if (spec.profile_stages) SynchronizeDevice();
+  return result;
+}
+
+int64_t ExplainerEngine::Impl::KnownPerturbationRuns(const std::string& key) const {
+  absl::MutexLock lock(&perturbation_runs_mutex_);
+  auto found = perturbation_runs_.find(key);
+  return found == perturbation_runs_.end() ? 0 : found->second;
+}
+
+void ExplainerEngine::Impl::RememberPerturbationRuns(const std::string& key, int64_t runs) {
+  absl::MutexLock lock(&perturbation_runs_mutex_);
+  perturbation_runs_[key] = runs;
+}
+
+Status ExplainerEngine::Impl::CheckLogits(const at::Tensor& logits, size_t items) {
+  if (logits.dim() != 2 || logits.size(0) != static_cast<int64_t>(items)) {
+    return InvalidArgumentError("the model's output is not [N, classes] logits");
+  }
+  return Status::Ok();
+}
+
+Status ExplainerEngine::Impl::Evaluate(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items,
+                                       const at::Tensor& batch, const LayerMaps& maps,
+                                       const at::Tensor& target_probabilities, std::vector<ExplainResult>* results) {
+  std::vector<int64_t> evaluated;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].evaluate) evaluated.push_back(static_cast<int64_t>(i));
+  }
+  if (evaluated.empty()) return Status::Ok();
+  const at::Tensor rows = at::tensor(evaluated, at::kLong).to(batch.device());
+  QualityInput input;
+  input.inputs = batch.index_select(0, rows);
+  // The map at input resolution, as the heatmap of HeatmapResolution::kInput.
+  input.maps = at::upsample_bilinear2d(maps.maps.index_select(0, rows).unsqueeze(1), {batch.size(2), batch.size(3)},
+                                       /*align_corners=*/false)
+                   .squeeze(1);
+  input.targets = at::tensor(maps.targets, at::kLong).to(batch.device()).index_select(0, rows);
+  input.target_probabilities = target_probabilities.to(batch.device()).index_select(0, rows);
+  input.run_forward = [&](const at::Tensor& inputs) { return model_->Forward(inputs); };
+  input.should_stop = spec.should_stop;
+  StatusOr<std::vector<ExplanationQuality>> qualities = EvaluateExplanations(input, quality_options_);
+  if (!qualities.ok()) return qualities.status();
+  for (size_t k = 0; k < evaluated.size(); ++k) {
+    (*results)[static_cast<size_t>(evaluated[k])].quality = std::move((*qualities)[k]);
+  }
+  return Status::Ok();
+}
+
+StatusOr<BatchResult> ExplainerEngine::Impl::Explain(const ExplainBatchSpec& spec,
+                                                     const std::vector<ExplainItem>& items) {
+  CAMSERVE_RETURN_IF_ERROR(ValidateItems(items));
+  std::vector<const PreparedInput*> inputs;
+  for (const ExplainItem& item : items) inputs.push_back(item.input);
+  StatusOr<at::Tensor> batch = StackInputs(inputs);
+  if (!batch.ok()) return batch.status();
+  const std::string& layer = spec.target_layer.empty() ? info_.default_layer : spec.target_layer;
+  const int64_t n = static_cast<int64_t>(items.size());
+
+  BatchResult result;
+  result.timings = StageTimings(spec.profile_stages);
+  StatusOr<LayerMaps> maps = CamMethodPerturbs(spec.method)
+                                 ? PerturbationMaps(spec, items, *batch, layer, &result.timings)
+                                 : ActivationMaps(spec, items, *batch, layer, &result.timings);
+  if (!maps.ok()) return maps.status();
+
+  StageTimer cam_timer(&result.timings, Stage::kCam);
+  at::NoGradGuard no_grad;
+  const at::Tensor target_index = at::tensor(maps->targets, at::kLong).to(maps->logits.device()).unsqueeze(1);
+  at::Tensor probabilities = at::softmax(maps->logits.to(at::kFloat), 1);
   int max_k = 0;
   for (const ExplainItem& item : items) max_k = std::max(max_k, std::min(item.top_k, info_.num_classes));
   auto top = probabilities.topk(std::max(max_k, 1), 1);
   at::Tensor top_probabilities = std::get<0>(top).to(at::kCPU).contiguous();
   at::Tensor top_indices = std::get<1>(top).to(at::kCPU).contiguous();
-  at::Tensor target_probabilities = probabilities.gather(1, target_index).to(at::kCPU).contiguous();
+  at::Tensor target_probabilities = probabilities.gather(1, target_index).squeeze(1);
+  const at::Tensor host_target_probabilities = target_probabilities.to(at::kCPU).contiguous();
 
   result.items.resize(n);
-  FillHeatmaps(maps, items, &result.items);
+  FillHeatmaps(maps->maps, items, &result.items);
   for (int64_t i = 0; i < n; ++i) {
     ExplainResult& item_result = result.items[i];
-    item_result.target = Score(static_cast<int>(targets[i]), target_probabilities[i][0].item<float>());
+    item_result.target = Score(static_cast<int>(maps->targets[i]), host_target_probabilities[i].item<float>());
     item_result.top_k = TopK(top_probabilities[i], top_indices[i], std::min(items[i].top_k, info_.num_classes));
   }
   cam_timer.Stop();
+
+  StageTimer evaluate_timer(&result.timings, Stage::kEvaluate);
+  CAMSERVE_RETURN_IF_ERROR(Evaluate(spec, items, *batch, *maps, target_probabilities, &result.items));
+  evaluate_timer.Stop();
   return result;
 }
 
@@ -264,6 +413,12 @@ StatusOr<std::vector<std::vector<ClassScore>>> ExplainerEngine::Impl::Classify(
 
 StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineOptions& options) {
   if (options.model_path.empty()) return InvalidArgumentError("model path is empty");
+  if (options.perturbation.batch_size < 1 || options.perturbation.max_head_runs_per_image < 1 ||
+      options.perturbation.max_scorecam_forwards < 1 || options.quality.steps < 1 || options.quality.batch_size < 1) {
+    return InvalidArgumentError(
+        "perturbation batch size, caps and quality steps must be >= 1 (engine.perturbation_batch_size, "
+        "engine.max_head_runs_per_image, engine.max_scorecam_forwards, engine.quality_steps)");
+  }
 
   const std::string sidecar_path =
       options.sidecar_path.empty() ? SidecarPathFor(options.model_path) : options.sidecar_path;
@@ -312,8 +467,8 @@ StatusOr<std::unique_ptr<ExplainerEngine>> ExplainerEngine::Create(const EngineO
   }
 
   Preprocessor preprocessor(*sidecar, options.decode, options.tensor_limits);
-  auto impl =
-      std::make_unique<Impl>(std::move(model).value(), std::move(sidecar).value(), info, std::move(preprocessor));
+  auto impl = std::make_unique<Impl>(std::move(model).value(), std::move(sidecar).value(), info,
+                                     std::move(preprocessor), options.perturbation, options.quality);
   PreparedInput warmup_input{{3, info.input_height_px, info.input_width_px},
                              std::vector<float>(3 * info.input_height_px * info.input_width_px, 0.f),
                              info.input_width_px,

@@ -23,6 +23,7 @@
 
 #include "core/engine/explain_backend.h"
 #include "core/engine/explain_types.h"
+#include "core/engine/perturbation_options.h"
 #include "core/engine/preprocessor.h"
 #include "core/image/image_decoder.h"
 #include "core/model/model_sidecar.h"
@@ -55,6 +56,13 @@ struct EngineOptions {
   double optimize_tolerance = 1e-4;
   // The same for a reduced precision.
   double precision_tolerance = 2e-2;
+  // AblationCAM, ScoreCAM and Recipro-CAM: chunk size and caps on the work
+  // per image (perturbation_cam.h).
+  PerturbationOptions perturbation;
+  // Quality scores (ExplainItem::evaluate): steps and chunk size
+  // (explanation_quality.h). quality.batch_size follows
+  // perturbation.batch_size in the server's configuration.
+  QualityOptions quality;
   // Explanations of a blank input run at load (batch size 1) so the first
   // request does not pay for graph optimisation.
   int warmup_iterations = 3;

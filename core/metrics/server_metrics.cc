@@ -209,8 +209,8 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
   stage_family_ = &prometheus::BuildHistogram()
                        .Name("camserve_stage_duration_seconds")
                        .Help(
-                           "Time per request stage (decode, preprocess, queue, forward, backward, cam, encode, "
-                           "cache_get, cache_put, total); see docs/operations.md.")
+                           "Time per request stage (decode, preprocess, queue, forward, backward, cam, perturb, "
+                           "evaluate, encode, cache_get, cache_put, total); see docs/operations.md.")
                        .Register(*registry_);
   batch_family_ = &prometheus::BuildHistogram()
                        .Name("camserve_batch_size")

@@ -10,6 +10,8 @@ std::string_view StageName(Stage stage) {
     case Stage::kForward: return "forward";
     case Stage::kBackward: return "backward";
     case Stage::kCam: return "cam";
+    case Stage::kPerturb: return "perturb";
+    case Stage::kEvaluate: return "evaluate";
     case Stage::kEncode: return "encode";
     case Stage::kCacheGet: return "cache_get";
     case Stage::kCachePut: return "cache_put";

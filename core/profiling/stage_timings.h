@@ -1,7 +1,8 @@
 // The profiler: per-request stage timings, measured by scoped timers.
 //
 // Every stage of a request (decode, preprocess, queue wait, forward,
-// backward, CAM, encode, cache get, cache put, total) is timed once, by a
+// backward, CAM, perturbation runs, quality evaluation, encode, cache get,
+// cache put, total) is timed once, by a
 // StageTimer around the code that does it, into a StageTimings value that
 // travels with the request: the engine fills forward/backward/cam, the model
 // runner preprocess/queue, the RPC layer the rest. The same values fill the
@@ -31,14 +32,17 @@ enum class Stage {
   kForward,     // the batch's forward pass
   kBackward,    // the batch's backward pass, to the target layer
   kCam,         // CAM math, upsampling, top-k and the copy to the host
+  kPerturb,     // a perturbation method's runs of the model or its head
+  kEvaluate,    // the quality scores' forwards (ExplainItem::evaluate)
   kEncode,      // the heatmap into the response's encoding
   kCacheGet,    // cache lookup: key hash, read, checksum, parse
   kCachePut,    // storing a computed answer
   kTotal,       // arrival to answer, on the server
 };
-inline constexpr int kStageCount = 10;
+inline constexpr int kStageCount = 12;
 
-// Lower-case name, as in metric labels: "decode", ..., "cache_get", "total".
+// Lower-case name, as in metric labels: "decode", ..., "perturb", "evaluate",
+// "cache_get", "total".
 std::string_view StageName(Stage stage);
 
 // Microseconds per stage of one request; a stage that did not run (or was

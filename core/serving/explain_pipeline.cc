@@ -33,7 +33,8 @@ std::string ReadableBytes(int64_t bytes) {
   return text;
 }
 
-HeatmapCacheKey CacheKeyOf(const ExplainRequest& request, const ExplainJob& job, const ModelRunner& runner) {
+HeatmapCacheKey CacheKeyOf(const ExplainRequest& request, const ExplainJob& job, const ModelRunner& runner,
+                           int quality_steps) {
   HeatmapCacheKeyFields fields;
   fields.model_fingerprint = runner.version();
   fields.method = CamMethodName(job.method);
@@ -42,6 +43,7 @@ HeatmapCacheKey CacheKeyOf(const ExplainRequest& request, const ExplainJob& job,
   fields.top_k = job.top_k;
   fields.resolution = HeatmapResolutionCode(request.resolution);
   fields.encoding = static_cast<int>(request.encoding);
+  fields.quality_steps = job.evaluate ? quality_steps : 0;
   if (request.input_kind == ExplainRequest::InputKind::kTensor) {
     fields.tensor_shape = request.tensor_shape;
     fields.tensor_bytes = request.tensor_data;
@@ -239,6 +241,7 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
   job.top_k = request.top_k == 0 ? options_.default_top_k : request.top_k;
   job.resolution = request.resolution;
   job.priority = request.priority;
+  job.evaluate = request.evaluate;
   const Status job_ok = runner.CheckJob(job);
   if (!job_ok.ok()) return Finish(*pending, job_ok, {});
 
@@ -268,7 +271,7 @@ void ExplainPipeline::Submit(ExplainRequest request, CallContext context, Explai
     job.is_cancelled = pending->context.is_cancelled;
     publish = [this, pending](const ComputedAnswer& answer) { Deliver(*pending, answer, false); };
   } else {
-    const HeatmapCacheKey key = CacheKeyOf(request, job, runner);
+    const HeatmapCacheKey key = CacheKeyOf(request, job, runner, options_.quality_steps);
     if (cache_ != nullptr) {
       StageTimer lookup_timer(&pending->timings, Stage::kCacheGet);
       std::optional<CachedExplanation> cached = cache_->Lookup(key);
@@ -413,6 +416,7 @@ void ExplainPipeline::Complete(StatusOr<ExplainOutcome> outcome, const std::shar
       value->data = std::move(data).value();
       value->target = result.target;
       value->top_k = result.top_k;
+      value->quality = result.quality;
       if (computation->cache_key.has_value() && cache_ != nullptr) {
         StageTimer store_timer(&timings, Stage::kCachePut);
         cache_->Store(*computation->cache_key, computation->model_name, *value);

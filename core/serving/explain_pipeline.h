@@ -80,6 +80,9 @@ class ExplainPipeline {
     int max_request_string_bytes = 256;
     // Threads that encode, store and answer computed requests. Default: 2.
     int completion_threads = 2;
+    // The engines' quality steps (engine.quality_steps), part of the cache
+    // key of requests that ask for quality scores. Default: 16.
+    int quality_steps = 16;
   };
 
   // INVALID_ARGUMENT for bad options or a null registry or clock.

@@ -47,6 +47,8 @@ struct ExplainRequest {
   bool bypass_cache = false;
   // 0 is the most urgent.
   int priority = 0;
+  // Also compute the quality scores (ExplainResult::quality).
+  bool evaluate = false;
 
   // Set by the transport when a field could not be converted (an enum value
   // this server does not know); the pipeline answers the request with it,

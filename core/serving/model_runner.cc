@@ -116,6 +116,11 @@ void ModelRunner::Submit(ExplainJob job, ExplainDone done) {
   if (!submitted.ok()) static_cast<Task*>(queued.get())->Finish(submitted);
 }
 
+bool ModelRunner::Expensive(const std::vector<Task*>& tasks) {
+  return std::any_of(tasks.begin(), tasks.end(),
+                     [](Task* task) { return CamMethodPerturbs(task->job().method) || task->job().evaluate; });
+}
+
 void ModelRunner::RecordServiceTime(int64_t batch_us, int batch_size) {
   const double per_job = static_cast<double>(batch_us) / batch_size;
   const int64_t old = service_us_per_job_.load();
@@ -135,11 +140,18 @@ StatusOr<BatchResult> ModelRunner::ExplainGuarded(const std::vector<Task*>& task
   std::vector<ExplainItem> items;
   for (Task* task : tasks) {
     const ExplainJob& job = task->job();
-    items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution});
+    items.push_back(ExplainItem{&job.input, job.target_class, job.top_k, job.resolution, job.evaluate});
   }
   const ExplainJob& first = tasks.front()->job();
+  ExplainBatchSpec spec{first.method, first.target_layer, options_.profile_stages};
+  // Perturbation runs and quality forwards stop once nobody waits.
+  spec.should_stop = [this, &tasks] {
+    const int64_t now_us = clock_->NowMicros();
+    return std::all_of(tasks.begin(), tasks.end(),
+                       [now_us](Task* task) { return task->IsCancelled() || now_us >= task->DeadlineMicros(); });
+  };
   try {
-    return backend_->Explain(ExplainBatchSpec{first.method, first.target_layer, options_.profile_stages}, items);
+    return backend_->Explain(spec, items);
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError("out of memory while explaining a batch of " + std::to_string(tasks.size()));
   } catch (const std::exception& e) {
@@ -158,7 +170,7 @@ void ModelRunner::RunAndSplit(const std::vector<Task*>& tasks) {
                            std::to_string(tasks.size()) + " items");
   }
   if (result.ok()) {
-    RecordServiceTime(clock_->NowMicros() - start_us, static_cast<int>(tasks.size()));
+    if (!Expensive(tasks)) RecordServiceTime(clock_->NowMicros() - start_us, static_cast<int>(tasks.size()));
     for (size_t i = 0; i < tasks.size(); ++i) {
       ExplainOutcome outcome;
       outcome.result = std::move(result->items[i]);
@@ -170,6 +182,16 @@ void ModelRunner::RunAndSplit(const std::vector<Task*>& tasks) {
     return;
   }
   const Status& failure = result.status();
+  if (failure.code() == StatusCode::kCancelled) {
+    // Stopped because every job gave up: each gets its own reason.
+    const int64_t now_us = clock_->NowMicros();
+    for (Task* task : tasks) {
+      FinishRunning(task, now_us >= task->DeadlineMicros()
+                              ? Status(StatusCode::kDeadlineExceeded, "the deadline passed while computing")
+                              : failure);
+    }
+    return;
+  }
   if (failure.code() == StatusCode::kUnavailable) MarkDeviceLost(failure);
   if (tasks.size() == 1 || !healthy()) {
     for (Task* task : tasks) FinishRunning(task, failure);

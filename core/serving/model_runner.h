@@ -19,7 +19,9 @@
 // (healthy() false, on_device_lost called once) and refuses later jobs.
 //
 // Load shedding: the runner measures its service time per job (a moving
-// average over successful batches). EstimatedWaitMicros() tells admission
+// average over successful batches of one-pass methods: perturbation methods
+// and quality scores cost many passes and are left out, so queued expensive
+// jobs make the estimate low). EstimatedWaitMicros() tells admission
 // how long a new job would take to finish; at the start of a batch, a job
 // whose deadline would pass before the batch's estimated end is finished
 // DEADLINE_EXCEEDED without being computed.
@@ -29,6 +31,9 @@
 // when the job is refused at once; each is called exactly once and must not
 // block (the next batch waits): hand encoding and storing to another thread.
 // Ownership: the runner owns the backend and the batcher.
+// Perturbation methods and quality scores stop between chunks once every job
+// of the batch gave up (each gets DEADLINE_EXCEEDED or CANCELLED); such a
+// batch is not split.
 // Errors (through `done`): INVALID_ARGUMENT (layer, class, input), UNAVAILABLE
 // (queue full, shutting down, device lost), DEADLINE_EXCEEDED / CANCELLED
 // (expired, dropped or cancelled while queued, never computed),
@@ -63,6 +68,8 @@ struct ExplainJob {
   std::optional<int> target_class;
   int top_k = 5;
   HeatmapResolution resolution = HeatmapResolution::kInput;
+  // Also compute the quality scores.
+  bool evaluate = false;
   PreparedInput input;
   // 0 is the most urgent.
   int priority = 0;
@@ -165,6 +172,8 @@ class ModelRunner {
   // The backend's answer for `tasks`, with every exception turned into a
   // Status.
   StatusOr<BatchResult> ExplainGuarded(const std::vector<Task*>& tasks);
+  // Perturbation methods or quality scores in the batch: many passes.
+  static bool Expensive(const std::vector<Task*>& tasks);
   void RecordServiceTime(int64_t batch_us, int batch_size);
   // Finishes a task that RunBatch counted as running.
   void FinishRunning(Task* task, StatusOr<ExplainOutcome> outcome);

@@ -54,6 +54,8 @@ struct EngineBenchOptions {
   std::string image_path;
   // --idle-ms: pause before every timed forward and explanation.
   int idle_ms = 0;
+  // --evaluate: every item also asks for the quality scores.
+  bool evaluate = false;
 };
 
 void AddFlags(CLI::App& app, EngineBenchOptions* options) {
@@ -92,6 +94,23 @@ void AddFlags(CLI::App& app, EngineBenchOptions* options) {
   app.add_option("--precision-tolerance", engine.precision_tolerance,
                  "largest top-1 map difference bf16/fp16 may show (1: accept any, to time it)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--perturbation-batch-size", engine.perturbation.batch_size,
+                 "perturbed inputs per model call (ablationcam, scorecam, reciprocam, quality scores)")
+      ->check(Positive())
+      ->capture_default_str();
+  app.add_option("--max-scorecam-forwards", engine.perturbation.max_scorecam_forwards,
+                 "most scorecam forwards per image")
+      ->check(Positive())
+      ->capture_default_str();
+  app.add_option("--max-head-runs", engine.perturbation.max_head_runs_per_image,
+                 "most head runs per image (ablationcam, reciprocam)")
+      ->check(Positive())
+      ->capture_default_str();
+  app.add_option("--evaluate", options->evaluate, "also compute the quality scores of every explanation")
+      ->capture_default_str();
+  app.add_option("--quality-steps", engine.quality.steps, "deletion and insertion steps of the quality scores")
+      ->check(Positive())
       ->capture_default_str();
   app.add_option("--image", options->image_path, "JPEG or PNG used for every input (default: random normal values)");
   app.add_option("--idle-ms", options->idle_ms,
@@ -132,12 +151,13 @@ Status Run(const EngineBenchOptions& bench) {
       layer.c_str(), thread_count, options.optimize_for_inference ? 1 : 0, bench.iterations, bench.warmup,
       bench.idle_ms);
   std::printf("BLAS: %s\n", DetectBlasLibrary().description.c_str());
-  // Per image. The last three split explain_ms: forward with the layer tap,
-  // backward over the head, CAM math with upsampling and copies.
+  // Per image. x_* split explain_ms: forward with the layer tap, backward
+  // over the head, CAM math with upsampling and copies, perturbation runs
+  // (ablationcam, scorecam, reciprocam) and the quality scores' forwards.
   // fwd_mean_ms: the forward's mean instead of its median, for throughput
   // comparisons (a server's throughput is a mean; the median hides stalls).
-  std::printf("%-6s %-10s %12s %12s %8s %10s %10s %10s %12s\n", "batch", "method", "forward_ms", "explain_ms", "ratio",
-              "x_fwd_ms", "x_bwd_ms", "x_cam_ms", "fwd_mean_ms");
+  std::printf("%-6s %-11s %12s %12s %8s %10s %10s %10s %12s %10s %10s\n", "batch", "method", "forward_ms", "explain_ms",
+              "ratio", "x_fwd_ms", "x_bwd_ms", "x_cam_ms", "fwd_mean_ms", "x_ptb_ms", "x_eval_ms");
 
   std::mt19937 rng(1234);
   std::normal_distribution<float> normal;
@@ -165,6 +185,7 @@ Status Run(const EngineBenchOptions& bench) {
       batch.push_back(&inputs[i]);
       ExplainItem item;
       item.input = &inputs[i];
+      item.evaluate = bench.evaluate;
       items.push_back(item);
     }
     for (CamMethodKind method : methods) {
@@ -180,7 +201,8 @@ Status Run(const EngineBenchOptions& bench) {
         CAMSERVE_RETURN_IF_ERROR(forward());
         CAMSERVE_RETURN_IF_ERROR(explain());
       }
-      std::vector<double> forward_ms, explain_ms, stage_forward_ms, stage_backward_ms, stage_cam_ms;
+      std::vector<double> forward_ms, explain_ms, stage_forward_ms, stage_backward_ms, stage_cam_ms, stage_perturb_ms,
+          stage_evaluate_ms;
       for (int i = 0; i < bench.iterations; ++i) {
         idle();
         StatusOr<double> f = TimeMs(forward);
@@ -193,12 +215,15 @@ Status Run(const EngineBenchOptions& bench) {
         stage_forward_ms.push_back(stages.Micros(Stage::kForward) / 1e3);
         stage_backward_ms.push_back(stages.Micros(Stage::kBackward) / 1e3);
         stage_cam_ms.push_back(stages.Micros(Stage::kCam) / 1e3);
+        stage_perturb_ms.push_back(stages.Micros(Stage::kPerturb) / 1e3);
+        stage_evaluate_ms.push_back(stages.Micros(Stage::kEvaluate) / 1e3);
       }
       const double f = MedianMs(forward_ms) / batch_size, e = MedianMs(explain_ms) / batch_size;
       const double f_mean = std::accumulate(forward_ms.begin(), forward_ms.end(), 0.0) / forward_ms.size() / batch_size;
-      std::printf("%-6d %-10s %12.3f %12.3f %8.3f %10.3f %10.3f %10.3f %12.3f\n", batch_size, CamMethodName(method), f,
-                  e, e / f, MedianMs(stage_forward_ms) / batch_size, MedianMs(stage_backward_ms) / batch_size,
-                  MedianMs(stage_cam_ms) / batch_size, f_mean);
+      std::printf("%-6d %-11s %12.3f %12.3f %8.3f %10.3f %10.3f %10.3f %12.3f %10.3f %10.3f\n", batch_size,
+                  CamMethodName(method), f, e, e / f, MedianMs(stage_forward_ms) / batch_size,
+                  MedianMs(stage_backward_ms) / batch_size, MedianMs(stage_cam_ms) / batch_size, f_mean,
+                  MedianMs(stage_perturb_ms) / batch_size, MedianMs(stage_evaluate_ms) / batch_size);
       std::fflush(stdout);
     }
   }

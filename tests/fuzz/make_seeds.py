@@ -74,13 +74,17 @@ def score(index, label, probability):
 
 def cache_seeds():
     # Bodies without their checksum: the target appends a valid one.
-    body = b"CSH2" + u32(4) + u32(3) + u32(1) + text(bytes(range(12)))
-    body += score(7, b"seven", 0.9) + u32(2) + score(7, b"seven", 0.9) + score(1, b"one", 0.05)
+    body = b"CSH3" + u32(4) + u32(3) + u32(1) + text(bytes(range(12)))
+    body += score(7, b"seven", 0.9) + u32(2) + score(7, b"seven", 0.9) + score(1, b"one", 0.05) + u32(0)
     write("cached_explanation", "seed_uint8_top2.bin", body)
     write("cached_explanation", "seed_empty_data.bin",
-          b"CSH2" + u32(0) + u32(0) + u32(0) + text(b"") + score(0, b"", 0.0) + u32(0))
+          b"CSH3" + u32(0) + u32(0) + u32(0) + text(b"") + score(0, b"", 0.0) + u32(0) + u32(0))
+    curve = u32(3) + struct.pack("<3f", 0.9, 0.5, 0.1)
+    quality = u32(1) + struct.pack("<6f", 0.9, 0.7, -0.2, 0.22, 0.4, 0.6) + u32(0) + u32(2) + curve + curve
+    write("cached_explanation", "seed_quality.bin", body[:-4] + quality)
     write("cached_explanation", "seed_truncated.bin", body[:30])
-    write("cached_explanation", "seed_huge_count.bin", body[:-len(score(1, b"one", 0.05)) * 2 - 4] + u32(0xFFFFFFFF))
+    write("cached_explanation", "seed_huge_count.bin",
+          body[:-len(score(1, b"one", 0.05)) * 2 - 8] + u32(0xFFFFFFFF))
 
 
 def config_seeds():

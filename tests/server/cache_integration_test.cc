@@ -94,13 +94,14 @@ TEST_CASE("every setting that changes the answer is part of the key; bypass_cach
   const std::vector<std::string> images = DigitImages(2);
   const v1::ExplainRequest base = ImageRequest("base", ReadBytes(images[0]));
   MustExplain(*stub, base);
-  std::vector<v1::ExplainRequest> variants(6, base);
+  std::vector<v1::ExplainRequest> variants(7, base);
   variants[0].set_image(ReadBytes(images[1]));
   variants[1].set_method("layercam");
   variants[2].set_target_class(3);
   variants[3].set_top_k(2);
   variants[4].set_resolution(v1::HEATMAP_RESOLUTION_FEATURE);
   variants[5].set_encoding(v1::HEATMAP_ENCODING_UINT8);
+  variants[6].set_evaluate(true);
   for (size_t i = 0; i < variants.size(); ++i) {
     INFO("variant " << i);
     CHECK_FALSE(MustExplain(*stub, variants[i]).cache_hit());

@@ -77,6 +77,53 @@ TEST_CASE("heatmaps over gRPC equal the engine's for every method and resolution
   }
 }
 
+TEST_CASE("quality scores come back over gRPC, equal to the engine's, and from the cache with the heatmap",
+          "[server]") {
+  ServerProcess server;
+  StartServer(server, {"--engine-quality-steps", "8"});
+  auto stub = Connect(server);
+  const std::string bytes = ReadBytes(DigitImages(1)[0]);
+  v1::ExplainRequest request = ImageRequest("evaluated", bytes);
+  request.set_method("reciprocam");
+  request.set_evaluate(true);
+  const v1::ExplainResponse computed = MustExplain(*stub, request);
+  REQUIRE(computed.has_quality());
+  CHECK_FALSE(computed.cache_hit());
+  CHECK(computed.timings().evaluate_us() > 0);
+  CHECK(computed.timings().perturb_us() > 0);
+  const v1::ExplanationQuality& quality = computed.quality();
+  CHECK(quality.steps() == 8);
+  CHECK(quality.deletion_curve_size() == 9);
+  CHECK(quality.insertion_curve_size() == 9);
+  CHECK(quality.target_probability() == Approx(computed.target_probability()).margin(1e-6));
+
+  EngineOptions options;
+  options.model_path = DigitsModel();
+  options.quality.steps = 8;
+  std::unique_ptr<ExplainerEngine> engine = MakeEngine(options);
+  StatusOr<PreparedInput> input = engine->preprocessor().FromEncodedImage(bytes);
+  REQUIRE(input.ok());
+  ExplainItem item{&*input, std::nullopt, 5, HeatmapResolution::kInput, /*evaluate=*/true};
+  StatusOr<BatchResult> expected = engine->Explain(ExplainBatchSpec{CamMethodKind::kReciproCam, ""}, {item});
+  REQUIRE(expected.ok());
+  const ExplanationQuality& want = *expected->items[0].quality;
+  CHECK(quality.masked_probability() == Approx(want.masked_probability).margin(1e-5));
+  CHECK(quality.average_drop() == Approx(want.average_drop).margin(1e-4));
+  CHECK(quality.confidence_increase() == want.confidence_increase);
+  CHECK(quality.deletion_auc() == Approx(want.deletion_auc).margin(1e-4));
+  CHECK(quality.insertion_auc() == Approx(want.insertion_auc).margin(1e-4));
+
+  const v1::ExplainResponse hit = MustExplain(*stub, request);
+  CHECK(hit.cache_hit());
+  REQUIRE(hit.has_quality());
+  CHECK(hit.quality().SerializeAsString() == quality.SerializeAsString());
+  // Without evaluate: another entry, and no scores.
+  request.set_evaluate(false);
+  const v1::ExplainResponse plain = MustExplain(*stub, request);
+  CHECK_FALSE(plain.cache_hit());
+  CHECK_FALSE(plain.has_quality());
+}
+
 TEST_CASE("32 concurrent mixed requests each return what the same request returns alone", "[server]") {
   ServerProcess server;
   // A generous delay so concurrent requests really share batches.
@@ -417,7 +464,9 @@ TEST_CASE("health says SERVING and reflection lists the service", "[server]") {
   CHECK(info.models(0).is_default());
   CHECK(info.models(0).default_layer() == "block3");
   CHECK(info.models(0).num_classes() == 10);
-  CHECK(info.models(0).methods_size() == 6);
+  CHECK(info.models(0).methods_size() == 9);
+  CHECK_THAT(std::vector<std::string>(info.models(0).methods().begin(), info.models(0).methods().end()),
+             Catch::VectorContains(std::string("reciprocam")));
   CHECK_THAT(std::vector<std::string>(info.models(0).target_layers().begin(), info.models(0).target_layers().end()),
              Catch::VectorContains(std::string("block2")));
   CHECK(info.models(0).precision() == "fp32");

@@ -305,6 +305,29 @@ TEST_CASE("The Python client prints the top-1 class of a direct Explain", "[clie
   CheckNpyHoldsHeatmap(dir / ("out/" + fs::path(image).stem().string() + ".npy"), expected.heatmap());
 }
 
+TEST_CASE("both clients print the quality scores the server returns for --evaluate", "[clients]") {
+  TempDir dir;
+  const std::string image = CopyHeldOutDigits(dir.path() / "digits", 1).front();
+  v1::ExplainRequest request = DefaultClientRequest(image);
+  request.set_method("reciprocam");
+  request.set_evaluate(true);
+  v1::ExplainResponse expected;
+  REQUIRE(CallExplain(request, &expected).ok());
+  REQUIRE(expected.has_quality());
+  char line[160];
+  std::snprintf(line, sizeof(line), "deletion AUC %.4f, insertion AUC %.4f (%d steps)",
+                expected.quality().deletion_auc(), expected.quality().insertion_auc(), expected.quality().steps());
+  const CommandResult cpp = RunCppClient({"--method", "reciprocam", "--evaluate", "true", "--out", dir / "cpp", image});
+  INFO(cpp.output);
+  REQUIRE(cpp.exit_code == 0);
+  CHECK_THAT(cpp.output, Contains(line) && Contains("average drop"));
+  const CommandResult python =
+      RunPythonClient(dir, {"--method", "reciprocam", "--evaluate", "--image", image, "--out", dir / "python"});
+  INFO(python.output);
+  REQUIRE(python.exit_code == 0);
+  CHECK_THAT(python.output, Contains(line));
+}
+
 TEST_CASE("An unknown method fails with the server's INVALID_ARGUMENT message", "[clients]") {
   TempDir dir;
   const std::string image = CopyHeldOutDigits(dir.path() / "digits", 1).front();

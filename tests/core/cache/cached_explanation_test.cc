@@ -30,6 +30,39 @@ TEST_CASE("a cached explanation round-trips exactly") {
   CHECK(parsed->top_k[1].probability == 0.125f);
 }
 
+TEST_CASE("quality scores round-trip exactly; a value without them has none") {
+  CachedExplanation value = Sample();
+  ExplanationQuality quality;
+  quality.target_probability = 0.75f;
+  quality.masked_probability = 0.5f;
+  quality.confidence_change = -0.25f;
+  quality.average_drop = 1.f / 3;
+  quality.confidence_increase = true;
+  quality.deletion_auc = 0.125f;
+  quality.insertion_auc = 0.625f;
+  quality.deletion_curve = {0.75f, 0.25f, 0.f};
+  quality.insertion_curve = {0.1f, 0.5f, 0.75f};
+  quality.steps = 2;
+  value.quality = quality;
+  StatusOr<CachedExplanation> parsed = ParseCachedExplanation(SerializeCachedExplanation(value));
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->quality.has_value());
+  CHECK(parsed->quality->target_probability == 0.75f);
+  CHECK(parsed->quality->masked_probability == 0.5f);
+  CHECK(parsed->quality->confidence_change == -0.25f);
+  CHECK(parsed->quality->average_drop == 1.f / 3);
+  CHECK(parsed->quality->confidence_increase);
+  CHECK(parsed->quality->deletion_auc == 0.125f);
+  CHECK(parsed->quality->insertion_auc == 0.625f);
+  CHECK(parsed->quality->deletion_curve == quality.deletion_curve);
+  CHECK(parsed->quality->insertion_curve == quality.insertion_curve);
+  CHECK(parsed->quality->steps == 2);
+  CHECK(SerializeCachedExplanation(*parsed) == SerializeCachedExplanation(value));
+  StatusOr<CachedExplanation> plain = ParseCachedExplanation(SerializeCachedExplanation(Sample()));
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->quality.has_value());
+}
+
 TEST_CASE("any flipped byte, truncation or foreign value is DATA_LOSS") {
   const std::string bytes = SerializeCachedExplanation(Sample());
   for (size_t i = 0; i < bytes.size(); ++i) {

@@ -20,7 +20,7 @@ HeatmapCacheKeyFields Base() {
 TEST_CASE("every field that determines the answer changes the key") {
   std::set<HeatmapCacheKey> keys = {MakeHeatmapCacheKey(Base())};
   CHECK(MakeHeatmapCacheKey(Base()) == *keys.begin());
-  std::vector<HeatmapCacheKeyFields> variants(10, Base());
+  std::vector<HeatmapCacheKeyFields> variants(12, Base());
   variants[0].model_fingerprint = "sha256:abd";
   variants[1].method = "gradcam++";
   variants[2].target_layer = "layer3";
@@ -34,6 +34,8 @@ TEST_CASE("every field that determines the answer changes the key") {
   variants[8].tensor_bytes = "jpeg bytes";
   variants[9] = variants[8];
   variants[9].tensor_shape = {3, 1, 4};
+  variants[10].quality_steps = 16;
+  variants[11].quality_steps = 8;
   for (const HeatmapCacheKeyFields& fields : variants) CHECK(keys.insert(MakeHeatmapCacheKey(fields)).second);
 }
 

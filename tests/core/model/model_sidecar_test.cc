@@ -93,10 +93,17 @@ TEST_CASE("method names parse case-insensitively; unknown ones list the valid na
   CHECK(ParseCamMethod("").value() == CamMethodKind::kGradCam);
   CHECK(ParseCamMethod("GradCAM++").value() == CamMethodKind::kGradCamPlusPlus);
   for (CamMethodKind kind : AllCamMethods()) CHECK(ParseCamMethod(CamMethodName(kind)).value() == kind);
-  StatusOr<CamMethodKind> bad = ParseCamMethod("scorecam");
+  CHECK(ParseCamMethod("ReciproCAM").value() == CamMethodKind::kReciproCam);
+  StatusOr<CamMethodKind> bad = ParseCamMethod("smoothgrad");
   REQUIRE_FALSE(bad.ok());
-  CHECK_THAT(bad.status().message(), Catch::Contains("valid methods: gradcam, gradcam++"));
+  CHECK_THAT(bad.status().message(),
+             Catch::Contains("valid methods: gradcam, gradcam++") && Catch::Contains("scorecam, reciprocam"));
   CHECK_FALSE(CamMethodUsesGradients(CamMethodKind::kEigenCam));
+  for (CamMethodKind kind : {CamMethodKind::kAblationCam, CamMethodKind::kScoreCam, CamMethodKind::kReciproCam}) {
+    CHECK(CamMethodPerturbs(kind));
+    CHECK_FALSE(CamMethodUsesGradients(kind));
+  }
+  CHECK_FALSE(CamMethodPerturbs(CamMethodKind::kGradCam));
 }
 
 }  // namespace

@@ -1,0 +1,210 @@
+#include "core/engine/perturbation_cam.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/cam/cam_method.h"
+
+namespace camserve {
+namespace {
+
+// pytorch-grad-cam's AblationCAM ablates 32 channels per forward (its
+// batch_size), and its ablation layer lowers the running minimum of that
+// chunk by this much per ablated channel when the activation's minimum is
+// not 0.
+constexpr int64_t kReferenceAblationChunk = 32;
+constexpr float kReferenceAblationStep = 1e7f;
+
+int64_t ChannelDim(const at::Tensor& activation, LayerLayout layout) {
+  return layout == LayerLayout::kNchw ? 1 : activation.dim() - 1;
+}
+
+// ReLU(sum_c weights[n, c] * activation[n, c]), normalised: [N, h, w].
+at::Tensor WeightedMaps(const at::Tensor& weights, const at::Tensor& activation_nchw) {
+  return NormalizePerImage(at::relu((weights.unsqueeze(-1).unsqueeze(-1) * activation_nchw).sum(1)));
+}
+
+// The value an ablated channel takes, per image and position in a chunk of
+// 32: [N, 32].
+at::Tensor AblationValues(const at::Tensor& activation) {
+  const int64_t n = activation.size(0);
+  const at::Tensor minimum = activation.reshape({n, -1}).amin(1).to(at::kCPU).contiguous();
+  at::Tensor values = at::zeros({n, kReferenceAblationChunk}, at::kFloat);
+  for (int64_t image = 0; image < n; ++image) {
+    float value = minimum[image].item<float>();
+    if (value == 0.f) continue;
+    for (int64_t i = 0; i < kReferenceAblationChunk; ++i) {
+      value -= kReferenceAblationStep;
+      values[image][i] = value;
+    }
+  }
+  return values.to(activation.device());
+}
+
+StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const PerturbationOptions& options) {
+  const at::Tensor activation = input.activation.to(at::kFloat);
+  const int64_t n = activation.size(0);
+  const int64_t channel_dim = ChannelDim(activation, input.layout);
+  const int64_t channels = activation.size(channel_dim);
+  const at::Tensor values = AblationValues(activation);
+  const at::Device device = activation.device();
+  const at::Tensor activation_by_channel = activation.movedim(channel_dim, 1);
+  // The chunk's rows, reused while the next chunk holds the same images
+  // (the usual case): only the channels ablated last time are put back,
+  // instead of copying (and masking) whole activations per chunk, which
+  // costs more than a classifier head.
+  at::Tensor rows_buffer;
+  at::Tensor buffer_images;
+  at::Tensor ablated;  // the channel each buffer row has ablated
+  auto ablated_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+    const int64_t count = end - begin;
+    const at::TensorOptions long_options = at::TensorOptions(at::kLong).device(device);
+    const at::Tensor rows = at::arange(begin, end, long_options);
+    const at::Tensor images = rows.div(channels, "floor");
+    const at::Tensor channel = rows.remainder(channels);
+    const at::Tensor local = at::arange(count, long_options);
+    const bool reuse = rows_buffer.defined() && rows_buffer.size(0) == count && at::equal(buffer_images, images);
+    if (!reuse) {
+      rows_buffer = activation.index_select(0, images);
+      buffer_images = images;
+    }
+    at::Tensor buffer_by_channel = rows_buffer.movedim(channel_dim, 1);  // a view
+    if (reuse) buffer_by_channel.index_put_({local, ablated}, activation_by_channel.index({images, ablated}));
+    std::vector<int64_t> value_shape(static_cast<size_t>(buffer_by_channel.dim() - 1), 1);
+    value_shape[0] = count;
+    std::vector<int64_t> slice_shape = buffer_by_channel.sizes().vec();
+    slice_shape.erase(slice_shape.begin() + 1);
+    const at::Tensor value =
+        values.index({images, channel.remainder(kReferenceAblationChunk)}).view(value_shape).expand(slice_shape);
+    buffer_by_channel.index_put_({local, channel}, value);
+    ablated = channel;
+    return input.run_head(rows_buffer, images);
+  };
+  StatusOr<at::Tensor> scores =
+      ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
+                        /*softmax=*/false, ablated_logits, input.should_stop);
+  if (!scores.ok()) return scores.status();
+  const at::Tensor original = input.logits.to(at::kFloat).gather(1, input.targets.unsqueeze(1));  // [N, 1]
+  const at::Tensor weights = (original - scores->view({n, channels})) / original;
+  return WeightedMaps(weights, ToNchw(activation, input.layout));
+}
+
+StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const PerturbationOptions& options) {
+  const at::Tensor activation = ToNchw(input.activation.to(at::kFloat), input.layout);
+  const int64_t n = activation.size(0);
+  const int64_t channels = activation.size(1);
+  const at::Tensor planes = activation.reshape({n * channels, 1, activation.size(2), activation.size(3)});
+  const at::Tensor inputs = input.inputs.to(at::kFloat);
+  const std::vector<int64_t> input_size = {inputs.size(2), inputs.size(3)};
+  auto masked_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+    const at::Tensor upsampled =
+        at::upsample_bilinear2d(planes.narrow(0, begin, end - begin), input_size, /*align_corners=*/true);
+    const at::Tensor flat = upsampled.view({end - begin, -1});
+    const at::Tensor low = flat.amin(1).view({-1, 1, 1, 1});
+    const at::Tensor high = flat.amax(1).view({-1, 1, 1, 1});
+    const at::Tensor mask = (upsampled - low) / (high - low + 1e-8f);
+    const at::Tensor images = at::arange(begin, end, at::TensorOptions(at::kLong).device(inputs.device()))
+                                  .div(channels, "floor");
+    return input.run_forward(inputs.index_select(0, images) * mask);
+  };
+  StatusOr<at::Tensor> scores =
+      ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
+                        /*softmax=*/false, masked_logits, input.should_stop);
+  if (!scores.ok()) return scores.status();
+  return WeightedMaps(at::softmax(scores->view({n, channels}), 1), activation);
+}
+
+// The masks keeping one feature position each, in the activation's layout:
+// position k of row r is positions[r].
+at::Tensor PositionMasks(const at::Tensor& positions, int64_t height, int64_t width, LayerLayout layout) {
+  const int64_t rows = positions.size(0);
+  const at::Tensor one_hot = at::one_hot(positions, height * width).to(at::kFloat);
+  switch (layout) {
+    case LayerLayout::kNhwc: return one_hot.view({rows, height, width, 1});
+    case LayerLayout::kTokens: return one_hot.view({rows, height * width, 1});
+    case LayerLayout::kClassToken:
+      return at::cat({at::ones({rows, 1}, one_hot.options()), one_hot}, 1).view({rows, 1 + height * width, 1});
+    default: return one_hot.view({rows, 1, height, width});
+  }
+}
+
+StatusOr<at::Tensor> ReciproCam(const PerturbationInput& input, const PerturbationOptions& options) {
+  const at::Tensor activation = input.activation.to(at::kFloat);
+  const at::Tensor grid = ToNchw(activation, input.layout);
+  const int64_t n = grid.size(0);
+  const int64_t height = grid.size(2);
+  const int64_t width = grid.size(3);
+  const int64_t positions = height * width;
+  auto masked_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+    const at::Tensor rows = at::arange(begin, end, at::TensorOptions(at::kLong).device(activation.device()));
+    const at::Tensor images = rows.div(positions, "floor");
+    const at::Tensor masks = PositionMasks(rows.remainder(positions), height, width, input.layout);
+    return input.run_head(activation.index_select(0, images) * masks, images);
+  };
+  StatusOr<at::Tensor> scores =
+      ScoreRowsInChunks(n * positions, options.batch_size, input.targets.repeat_interleave(positions),
+                        /*softmax=*/true, masked_logits, input.should_stop);
+  if (!scores.ok()) return scores.status();
+  return NormalizePerImage(at::relu(scores->view({n, height, width})));
+}
+
+}  // namespace
+
+int64_t PerturbationRunsPerImage(CamMethodKind kind, const at::Tensor& activation, LayerLayout layout) {
+  if (kind == CamMethodKind::kReciproCam) {
+    const at::Tensor grid = ToNchw(activation, layout);
+    return grid.size(2) * grid.size(3);
+  }
+  return activation.size(ChannelDim(activation, layout));
+}
+
+Status CheckPerturbationCost(CamMethodKind kind, int64_t runs_per_image, const PerturbationOptions& options) {
+  const bool forwards = kind == CamMethodKind::kScoreCam;
+  const int cap = forwards ? options.max_scorecam_forwards : options.max_head_runs_per_image;
+  if (runs_per_image <= cap) return Status::Ok();
+  return ResourceExhaustedError(std::string(CamMethodName(kind)) + " at this layer needs " +
+                                std::to_string(runs_per_image) +
+                                (forwards ? " full forwards" : " runs of the model's head") +
+                                " per image; this server allows " + std::to_string(cap) +
+                                (forwards ? " (engine.max_scorecam_forwards)" : " (engine.max_head_runs_per_image)") +
+                                ". Choose a layer with fewer channels or positions, or another method");
+}
+
+StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const PerturbationInput& input,
+                                            const PerturbationOptions& options) {
+  CAMSERVE_RETURN_IF_ERROR(
+      CheckPerturbationCost(kind, PerturbationRunsPerImage(kind, input.activation, input.layout), options));
+  at::NoGradGuard no_grad;
+  switch (kind) {
+    case CamMethodKind::kAblationCam: return AblationCam(input, options);
+    case CamMethodKind::kScoreCam: return ScoreCam(input, options);
+    case CamMethodKind::kReciproCam: return ReciproCam(input, options);
+    default: return InvalidArgumentError(std::string(CamMethodName(kind)) + " is not a perturbation method");
+  }
+}
+
+StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, bool softmax,
+                                       const std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end)>& logits_of,
+                                       const std::function<bool()>& should_stop) {
+  std::vector<at::Tensor> scores;
+  for (int64_t begin = 0; begin < rows; begin += batch_size) {
+    if (should_stop && should_stop()) {
+      return Status(StatusCode::kCancelled, "stopped after " + std::to_string(begin) + " of " + std::to_string(rows) +
+                                                " perturbed inputs: no request of the batch waits for the answer");
+    }
+    const int64_t end = std::min(rows, begin + batch_size);
+    StatusOr<at::Tensor> logits = logits_of(begin, end);
+    if (!logits.ok()) return logits.status();
+    if (logits->dim() != 2 || logits->size(0) != end - begin) {
+      return InternalError("the model returned logits of shape " + std::to_string(logits->dim()) + "-d for " +
+                           std::to_string(end - begin) + " perturbed inputs");
+    }
+    at::Tensor values = logits->to(at::kFloat);
+    if (softmax) values = at::softmax(values, 1);
+    scores.push_back(values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1));
+  }
+  return at::cat(scores);
+}
+
+}  // namespace camserve
