@@ -104,8 +104,8 @@ StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const Perturbation
     const at::Tensor low = flat.amin(1).view({-1, 1, 1, 1});
     const at::Tensor high = flat.amax(1).view({-1, 1, 1, 1});
     const at::Tensor mask = (upsampled - low) / (high - low + 1e-8f);
-    const at::Tensor images = at::arange(begin, end, at::TensorOptions(at::kLong).device(inputs.device()))
-                                  .div(channels, "floor");
+    const at::Tensor images =
+        at::arange(begin, end, at::TensorOptions(at::kLong).device(inputs.device())).div(channels, "floor");
     return input.run_forward(inputs.index_select(0, images) * mask);
   };
   StatusOr<at::Tensor> scores =
@@ -163,12 +163,11 @@ Status CheckPerturbationCost(CamMethodKind kind, int64_t runs_per_image, const P
   const bool forwards = kind == CamMethodKind::kScoreCam;
   const int cap = forwards ? options.max_scorecam_forwards : options.max_head_runs_per_image;
   if (runs_per_image <= cap) return Status::Ok();
-  return ResourceExhaustedError(std::string(CamMethodName(kind)) + " at this layer needs " +
-                                std::to_string(runs_per_image) +
-                                (forwards ? " full forwards" : " runs of the model's head") +
-                                " per image; this server allows " + std::to_string(cap) +
-                                (forwards ? " (engine.max_scorecam_forwards)" : " (engine.max_head_runs_per_image)") +
-                                ". Choose a layer with fewer channels or positions, or another method");
+  return ResourceExhaustedError(
+      std::string(CamMethodName(kind)) + " at this layer needs " + std::to_string(runs_per_image) +
+      (forwards ? " full forwards" : " runs of the model's head") + " per image; this server allows " +
+      std::to_string(cap) + (forwards ? " (engine.max_scorecam_forwards)" : " (engine.max_head_runs_per_image)") +
+      ". Choose a layer with fewer channels or positions, or another method");
 }
 
 StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const PerturbationInput& input,
@@ -202,7 +201,8 @@ StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::T
     }
     at::Tensor values = logits->to(at::kFloat);
     if (softmax) values = at::softmax(values, 1);
-    scores.push_back(values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1));
+    scores.push_back(
+        values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1));
   }
   return at::cat(scores);
 }

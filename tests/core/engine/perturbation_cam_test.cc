@@ -154,7 +154,7 @@ TEST_CASE("the engine returns quality scores for the items that ask, batched wit
 TEST_CASE("the scorecam cap refuses the work before doing it, with the option's name") {
   EngineOptions options;
   options.model_path = ModelDir() + "/resnet18.pt";
-  options.perturbation.max_scorecam_forwards = 256;  // layer4 has 512 channels
+  options.perturbation.max_scorecam_forwards = 256;   // layer4 has 512 channels
   options.perturbation.max_head_runs_per_image = 64;  // layer3 at 160 px has 100 positions
   auto engine = MakeEngine(options);
   const std::vector<PreparedInput> images = ReferenceInputs(Manifest()["cases"][0]);
