@@ -55,9 +55,9 @@ struct ExplainBatchSpec {
   // Time forward, backward and cam into BatchResult::timings. Off: no
   // timings and, on a GPU, no synchronisation between the stages.
   bool profile_stages = true;
-  // Polled between the chunks of perturbation runs and quality forwards;
-  // true stops the work (CANCELLED: nobody waits for the answer any more).
-  // May be empty.
+  // Polled between the chunks of perturbation runs and quality forwards,
+  // possibly from several threads at once; true stops the work (CANCELLED:
+  // nobody waits for the answer any more). May be empty.
   std::function<bool()> should_stop;
 };
 

@@ -98,7 +98,7 @@ StatusOr<std::vector<ExplanationQuality>> EvaluateExplanations(const QualityInpu
     const int64_t inserted = (kind - curves.steps - 1) * curves.pixels_per_step;
     return at::where(ranks[image] < inserted, x, blurred[image]);
   };
-  auto logits_of = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+  auto logits_of = [&](int64_t begin, int64_t end, int /*worker*/) -> StatusOr<at::Tensor> {
     std::vector<at::Tensor> rows;
     for (int64_t row = begin; row < end; ++row) rows.push_back(row_input(row));
     return input.run_forward(at::stack(rows));

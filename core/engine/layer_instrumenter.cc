@@ -4,9 +4,12 @@
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
+#include <algorithm>
 #include <functional>
+#include <iterator>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -99,19 +102,29 @@ StatusOr<Node*> SingleTopLevelForward(Graph& graph, const std::unordered_set<Val
   return forwards[0];
 }
 
-// Builds the instrumented graph: outputs (logits, activation).
-// Whether a node after `value`'s definer (or inside a loop or branch after
-// it) writes into `value` or a view of it.
-bool WrittenAfter(std::shared_ptr<Graph> graph, Value* value) {
-  torch::jit::AliasDb alias_db(graph);
-  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+// Whether a node after `value`'s definer (inside a loop or branch after it,
+// or inside a method it calls) writes into `value` or a view of it.
+// REQUIRES: `value` is defined in `graph`'s top-level block.
+bool WrittenAfter(const std::shared_ptr<Graph>& graph, Value* value) {
+  // Alias analysis takes a call of another method (a submodule's forward)
+  // as writing into anything it is given, so it looks at a copy with every
+  // call inlined: ResNet's avgpool does not write into layer4's output, an
+  // in-place ReLU submodule does.
+  const auto& nodes = graph->nodes();
+  const auto position = std::distance(nodes.begin(), std::find(nodes.begin(), nodes.end(), value->node()));
+  std::shared_ptr<Graph> inlined = graph->copy();
+  Value* copied = (*std::next(inlined->nodes().begin(), position))->output(value->offset());
+  torch::jit::Inline(*inlined);
+  torch::jit::AliasDb alias_db(inlined);
+  for (torch::jit::DepthFirstGraphNodeIterator it(inlined); Node* node = it.next();) {
     Node* top = node;
-    while (top->owningBlock() != graph->block()) top = top->owningBlock()->owningNode();
-    if (top->isAfter(value->node()) && alias_db.writesToAlias(node, {value})) return true;
+    while (top->owningBlock() != inlined->block()) top = top->owningBlock()->owningNode();
+    if (top->isAfter(copied->node()) && alias_db.writesToAlias(node, {copied})) return true;
   }
   return false;
 }
 
+// Builds the instrumented graph: outputs (logits, activation).
 StatusOr<std::shared_ptr<Graph>> BuildActivationGraph(const Module& module, const std::string& layer_path) {
   const std::vector<std::string> parts = SplitPath(layer_path);
   if (parts.empty()) return InvalidArgumentError("empty target layer");

@@ -1,10 +1,18 @@
 #include "core/engine/perturbation_cam.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/cam/cam_method.h"
+#include "core/engine/cam_model.h"
+#include "core/engine/explainer_engine.h"
 
 namespace camserve {
 namespace {
@@ -19,6 +27,32 @@ constexpr float kReferenceAblationStep = 1e7f;
 int64_t ChannelDim(const at::Tensor& activation, LayerLayout layout) {
   return layout == LayerLayout::kNchw ? 1 : activation.dim() - 1;
 }
+
+// The first error of the threads running chunks.
+class FirstFailure {
+ public:
+  void Record(Status status) ABSL_LOCKS_EXCLUDED(mutex_) {
+    absl::MutexLock lock(&mutex_);
+    if (!failed_) status_ = std::move(status);
+    failed_ = true;
+  }
+  bool failed() const { return failed_; }
+  Status status() const ABSL_LOCKS_EXCLUDED(mutex_) {
+    absl::MutexLock lock(&mutex_);
+    return status_;
+  }
+
+ private:
+  mutable absl::Mutex mutex_;
+  Status status_ ABSL_GUARDED_BY(mutex_);
+  std::atomic<bool> failed_{false};
+};
+
+// Head runs go to as many threads as the caller's intra-op threads, one
+// intra-op thread each: a classifier head's matrix product runs on one core
+// with a serial BLAS (Debian's OpenBLAS), so chunks side by side use them
+// all. CPU only: a GPU serialises the runs anyway.
+int HeadWorkers(const at::Device& device) { return device.is_cuda() ? 1 : std::max(1, at::get_num_threads()); }
 
 // ReLU(sum_c weights[n, c] * activation[n, c]), normalised: [N, h, w].
 at::Tensor WeightedMaps(const at::Tensor& weights, const at::Tensor& activation_nchw) {
@@ -54,10 +88,17 @@ StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const Perturbat
   // (the usual case): only the channels ablated last time are put back,
   // instead of copying (and masking) whole activations per chunk, which
   // costs more than a classifier head.
-  at::Tensor rows_buffer;
-  at::Tensor buffer_images;
-  at::Tensor ablated;  // the channel each buffer row has ablated
-  auto ablated_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+  struct WorkerRows {
+    at::Tensor rows;
+    at::Tensor images;
+    at::Tensor ablated;  // the channel each row has ablated
+  };
+  const int workers = HeadWorkers(device);
+  std::vector<WorkerRows> buffers(static_cast<size_t>(workers));
+  auto ablated_logits = [&](int64_t begin, int64_t end, int worker) -> StatusOr<at::Tensor> {
+    at::Tensor& rows_buffer = buffers[static_cast<size_t>(worker)].rows;
+    at::Tensor& buffer_images = buffers[static_cast<size_t>(worker)].images;
+    at::Tensor& ablated = buffers[static_cast<size_t>(worker)].ablated;
     const int64_t count = end - begin;
     const at::TensorOptions long_options = at::TensorOptions(at::kLong).device(device);
     const at::Tensor rows = at::arange(begin, end, long_options);
@@ -83,7 +124,7 @@ StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const Perturbat
   };
   StatusOr<at::Tensor> scores =
       ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
-                        /*softmax=*/false, ablated_logits, input.should_stop);
+                        /*softmax=*/false, ablated_logits, input.should_stop, workers);
   if (!scores.ok()) return scores.status();
   const at::Tensor original = input.logits.to(at::kFloat).gather(1, input.targets.unsqueeze(1));  // [N, 1]
   const at::Tensor weights = (original - scores->view({n, channels})) / original;
@@ -97,7 +138,7 @@ StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const Perturbation
   const at::Tensor planes = activation.reshape({n * channels, 1, activation.size(2), activation.size(3)});
   const at::Tensor inputs = input.inputs.to(at::kFloat);
   const std::vector<int64_t> input_size = {inputs.size(2), inputs.size(3)};
-  auto masked_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+  auto masked_logits = [&](int64_t begin, int64_t end, int /*worker*/) -> StatusOr<at::Tensor> {
     const at::Tensor upsampled =
         at::upsample_bilinear2d(planes.narrow(0, begin, end - begin), input_size, /*align_corners=*/true);
     const at::Tensor flat = upsampled.view({end - begin, -1});
@@ -136,7 +177,7 @@ StatusOr<at::Tensor> ReciproCam(const PerturbationInput& input, const Perturbati
   const int64_t height = grid.size(2);
   const int64_t width = grid.size(3);
   const int64_t positions = height * width;
-  auto masked_logits = [&](int64_t begin, int64_t end) -> StatusOr<at::Tensor> {
+  auto masked_logits = [&](int64_t begin, int64_t end, int /*worker*/) -> StatusOr<at::Tensor> {
     const at::Tensor rows = at::arange(begin, end, at::TensorOptions(at::kLong).device(activation.device()));
     const at::Tensor images = rows.div(positions, "floor");
     const at::Tensor masks = PositionMasks(rows.remainder(positions), height, width, input.layout);
@@ -144,7 +185,7 @@ StatusOr<at::Tensor> ReciproCam(const PerturbationInput& input, const Perturbati
   };
   StatusOr<at::Tensor> scores =
       ScoreRowsInChunks(n * positions, options.batch_size, input.targets.repeat_interleave(positions),
-                        /*softmax=*/true, masked_logits, input.should_stop);
+                        /*softmax=*/true, masked_logits, input.should_stop, HeadWorkers(activation.device()));
   if (!scores.ok()) return scores.status();
   return NormalizePerImage(at::relu(scores->view({n, height, width})));
 }
@@ -184,26 +225,60 @@ StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const Perturbati
 }
 
 StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, bool softmax,
-                                       const std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end)>& logits_of,
-                                       const std::function<bool()>& should_stop) {
-  std::vector<at::Tensor> scores;
-  for (int64_t begin = 0; begin < rows; begin += batch_size) {
-    if (should_stop && should_stop()) {
-      return Status(StatusCode::kCancelled, "stopped after " + std::to_string(begin) + " of " + std::to_string(rows) +
-                                                " perturbed inputs: no request of the batch waits for the answer");
+                                       const ChunkLogits& logits_of, const std::function<bool()>& should_stop,
+                                       int workers) {
+  const int64_t chunks = (rows + batch_size - 1) / batch_size;
+  std::vector<at::Tensor> scores(static_cast<size_t>(chunks));
+  std::atomic<int64_t> next_chunk{0};
+  FirstFailure failure;
+  auto fail = [&failure](Status status) { failure.Record(std::move(status)); };
+  auto work = [&](int worker) {
+    at::NoGradGuard no_grad;
+    try {
+      for (int64_t chunk = next_chunk++; chunk < chunks && !failure.failed(); chunk = next_chunk++) {
+        const int64_t begin = chunk * batch_size;
+        if (should_stop && should_stop()) {
+          return fail(Status(StatusCode::kCancelled, "stopped after " + std::to_string(begin) + " of " +
+                                                         std::to_string(rows) +
+                                                         " perturbed inputs: no request of the batch waits for the "
+                                                         "answer"));
+        }
+        const int64_t end = std::min(rows, begin + batch_size);
+        StatusOr<at::Tensor> logits = logits_of(begin, end, worker);
+        if (!logits.ok()) return fail(logits.status());
+        if (logits->dim() != 2 || logits->size(0) != end - begin) {
+          return fail(InternalError("the model returned logits of shape " + std::to_string(logits->dim()) + "-d for " +
+                                    std::to_string(end - begin) + " perturbed inputs"));
+        }
+        at::Tensor values = logits->to(at::kFloat);
+        if (softmax) values = at::softmax(values, 1);
+        scores[static_cast<size_t>(chunk)] =
+            values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1);
+      }
+    } catch (...) {
+      fail(StatusFromModelException("perturbation run failed"));
     }
-    const int64_t end = std::min(rows, begin + batch_size);
-    StatusOr<at::Tensor> logits = logits_of(begin, end);
-    if (!logits.ok()) return logits.status();
-    if (logits->dim() != 2 || logits->size(0) != end - begin) {
-      return InternalError("the model returned logits of shape " + std::to_string(logits->dim()) + "-d for " +
-                           std::to_string(end - begin) + " perturbed inputs");
+  };
+  const int64_t thread_count = std::max<int64_t>(1, std::min<int64_t>(workers, chunks));
+  if (thread_count == 1) {
+    work(0);
+  } else {
+    // One intra-op thread each, the caller included, for the time of the
+    // runs: as many threads busy as the caller had.
+    const int caller_threads = at::get_num_threads();
+    std::vector<std::thread> threads;
+    for (int worker = 1; worker < thread_count; ++worker) {
+      threads.emplace_back([&work, worker] {
+        SetIntraOpThreadsOfThisThread(1);
+        work(worker);
+      });
     }
-    at::Tensor values = logits->to(at::kFloat);
-    if (softmax) values = at::softmax(values, 1);
-    scores.push_back(
-        values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1));
+    SetIntraOpThreadsOfThisThread(1);
+    work(0);
+    for (std::thread& thread : threads) thread.join();
+    SetIntraOpThreadsOfThisThread(caller_threads);
   }
+  if (failure.failed()) return failure.status();
   return at::cat(scores);
 }
 

@@ -28,12 +28,14 @@
 //
 // Perturbed activations of all images of a batch run in chunks of
 // PerturbationOptions::batch_size rows; memory per chunk is batch_size
-// activations (or model inputs, for ScoreCAM). Transformer layouts
+// activations (or model inputs, for ScoreCAM). On CPU, head runs go to as
+// many threads as the caller has intra-op threads (one each), chunks side by
+// side: a head's matrix product on a serial BLAS uses one core. Transformer layouts
 // (layer_layout.h): a channel is the last dimension of token and
 // channels-last grids; Recipro-CAM leaves a class token unmasked.
 //
 // Thread-safety: pure functions; the callbacks are called on the caller's
-// thread.
+// thread and, for head runs on CPU, on threads it starts and joins.
 // Errors: RESOURCE_EXHAUSTED when the work exceeds the options' caps (before
 // any of it is done); CANCELLED when should_stop says so between chunks;
 // whatever the model callbacks return.
@@ -81,13 +83,18 @@ Status CheckPerturbationCost(CamMethodKind kind, int64_t runs_per_image, const P
 StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const PerturbationInput& input,
                                             const PerturbationOptions& options);
 
-// Runs `rows` perturbed inputs in chunks of `batch_size`: `logits_of(begin,
-// end)` returns the logits of rows [begin, end); the result is each row's
+// Logits of rows [begin, end) of a perturbation; `worker` (0 ..
+// workers - 1) names the thread, for state kept between its chunks.
+using ChunkLogits = std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end, int worker)>;
+
+// Runs `rows` perturbed inputs in chunks of `batch_size` on `workers`
+// threads (the caller and workers - 1 more, one intra-op thread each while
+// they run); chunks go to whichever thread is free. The result is each row's
 // column `columns[row]` ([rows], float), of the logits or, with `softmax`, of
-// their softmax. Stops with CANCELLED when should_stop (may be empty) says so
-// before a chunk.
+// their softmax. Stops with CANCELLED when should_stop (may be empty; called
+// from every worker) says so before a chunk; any exception becomes a Status.
 StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, bool softmax,
-                                       const std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end)>& logits_of,
-                                       const std::function<bool()>& should_stop);
+                                       const ChunkLogits& logits_of, const std::function<bool()>& should_stop,
+                                       int workers = 1);
 
 }  // namespace camserve

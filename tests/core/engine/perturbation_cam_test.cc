@@ -182,8 +182,11 @@ TEST_CASE("perturbation runs and quality forwards stop between chunks when nobod
   spec.should_stop = [&polls] { return ++polls > 2; };
   StatusOr<BatchResult> ablation = engine->Explain(spec, {Item(images[0])});
   CHECK(ablation.status().code() == StatusCode::kCancelled);
-  CHECK_THAT(ablation.status().message(), Contains("stopped after 32 of 512"));
-  CHECK(polls == 3);
+  // Head runs may go to several threads: the third poll stops the work, a
+  // fourth may have come from the other thread meanwhile.
+  CHECK_THAT(ablation.status().message(), Contains("stopped after") && Contains(" of 512 perturbed inputs"));
+  CHECK(polls >= 3);
+  CHECK(polls <= 4);
 
   polls = 0;
   spec.should_stop = [&polls] { return ++polls > 1; };
