@@ -101,8 +101,9 @@ class ExplainerEngine::Impl {
   // runs of the head (or the whole model).
   StatusOr<LayerMaps> PerturbationMaps(const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items,
                                        const at::Tensor& batch, const std::string& layer, StageTimings* timings);
-  // Runs per image of a method at a layer, once measured (0: not yet), so
-  // that a request above the cap is refused before its forward.
+  // Runs per image of a method at a layer for an input size, once measured
+  // (0: not yet), so that a request above the cap is refused before its
+  // forward.
   int64_t KnownPerturbationRuns(const std::string& key) const;
   void RememberPerturbationRuns(const std::string& key, int64_t runs);
   // The quality scores of the items that asked for them.
@@ -264,7 +265,9 @@ StatusOr<ExplainerEngine::Impl::LayerMaps> ExplainerEngine::Impl::ActivationMaps
 StatusOr<ExplainerEngine::Impl::LayerMaps> ExplainerEngine::Impl::PerturbationMaps(
     const ExplainBatchSpec& spec, const std::vector<ExplainItem>& items, const at::Tensor& batch,
     const std::string& layer, StageTimings* timings) {
-  const std::string cost_key = std::string(CamMethodName(spec.method)) + "|" + layer;
+  // The runs per image follow the method, the layer and the input size.
+  const std::string cost_key = std::string(CamMethodName(spec.method)) + "|" + layer + "|" +
+                               std::to_string(batch.size(2)) + "x" + std::to_string(batch.size(3));
   const int64_t known_runs = KnownPerturbationRuns(cost_key);
   if (known_runs > 0) {
     CAMSERVE_RETURN_IF_ERROR(CheckPerturbationCost(spec.method, known_runs, perturbation_options_));

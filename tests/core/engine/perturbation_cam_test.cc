@@ -167,8 +167,16 @@ TEST_CASE("the scorecam cap refuses the work before doing it, with the option's 
     CHECK(recipro.status().code() == StatusCode::kResourceExhausted);
     CHECK_THAT(recipro.status().message(), Contains("100 runs") && Contains("engine.max_head_runs_per_image"));
   }
-  // Within the caps: Recipro-CAM at layer4 (25 positions).
+  // Within the caps: Recipro-CAM at layer4 (25 positions), and at layer3 for
+  // a smaller input (64 px: 16 positions), though 160 px was refused there.
   CHECK(engine->Explain({CamMethodKind::kReciproCam, "layer4"}, {Item(images[0])}).ok());
+  PreparedInput small;
+  small.shape = {3, 64, 64};
+  small.data.assign(3 * 64 * 64, 0.5f);
+  small.original_width_px = small.original_height_px = 64;
+  StatusOr<BatchResult> small_recipro = engine->Explain({CamMethodKind::kReciproCam, "layer3"}, {Item(small)});
+  INFO(small_recipro.status().ToString());
+  CHECK(small_recipro.ok());
 }
 
 TEST_CASE("perturbation runs and quality forwards stop between chunks when nobody waits") {
