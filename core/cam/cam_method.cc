@@ -17,15 +17,20 @@ at::Tensor NormalizePerImage(const at::Tensor& maps) {
   return flat.reshape(maps.sizes());
 }
 
+at::Tensor FinishMap(const at::Tensor& raw_maps) { return NormalizePerImage(at::relu(raw_maps)); }
+
+at::Tensor ChannelWeightedSum(const at::Tensor& weights, const at::Tensor& activations) {
+  return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
+}
+
 at::Tensor CamMethod::Compute(const at::Tensor& activations, const at::Tensor& gradients) const {
   auto acts = activations.to(at::kFloat);
   auto grads = gradients.defined() ? gradients.to(at::kFloat) : gradients;
-  return NormalizePerImage(at::relu(RawMap(acts, grads)));
+  return FinishMap(RawMap(acts, grads));
 }
 
 at::Tensor ChannelWeightedCam::RawMap(const at::Tensor& activations, const at::Tensor& gradients) const {
-  auto weights = ChannelWeights(activations, gradients);
-  return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
+  return ChannelWeightedSum(ChannelWeights(activations, gradients), activations);
 }
 
 std::unique_ptr<CamMethod> CreateCamMethod(CamMethodKind kind) {

@@ -50,6 +50,14 @@ class ChannelWeightedCam : public CamMethod {
 // pytorch-grad-cam's scale_cam_image.
 at::Tensor NormalizePerImage(const at::Tensor& maps);
 
+// What every method does with its raw [N, h, w] map: ReLU, then
+// NormalizePerImage.
+at::Tensor FinishMap(const at::Tensor& raw_maps);
+
+// sum_c weights[n, c] * activations[n, c]: [N, h, w] from [N, C] weights
+// and [N, C, h, w] activations.
+at::Tensor ChannelWeightedSum(const at::Tensor& weights, const at::Tensor& activations);
+
 // Null for the perturbation methods (CamMethodPerturbs), which need the model.
 std::unique_ptr<CamMethod> CreateCamMethod(CamMethodKind kind);
 

@@ -54,11 +54,6 @@ class FirstFailure {
 // all. CPU only: a GPU serialises the runs anyway.
 int HeadWorkers(const at::Device& device) { return device.is_cuda() ? 1 : std::max(1, at::get_num_threads()); }
 
-// ReLU(sum_c weights[n, c] * activation[n, c]), normalised: [N, h, w].
-at::Tensor WeightedMaps(const at::Tensor& weights, const at::Tensor& activation_nchw) {
-  return NormalizePerImage(at::relu((weights.unsqueeze(-1).unsqueeze(-1) * activation_nchw).sum(1)));
-}
-
 // The value an ablated channel takes, per image and position in a chunk of
 // 32: [N, 32].
 at::Tensor AblationValues(const at::Tensor& activation) {
@@ -128,7 +123,7 @@ StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const Perturbat
   if (!scores.ok()) return scores.status();
   const at::Tensor original = input.logits.to(at::kFloat).gather(1, input.targets.unsqueeze(1));  // [N, 1]
   const at::Tensor weights = (original - scores->view({n, channels})) / original;
-  return WeightedMaps(weights, ToNchw(activation, input.layout));
+  return FinishMap(ChannelWeightedSum(weights, ToNchw(activation, input.layout)));
 }
 
 StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const PerturbationOptions& options) {
@@ -153,7 +148,7 @@ StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const Perturbation
       ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
                         /*softmax=*/false, masked_logits, input.should_stop);
   if (!scores.ok()) return scores.status();
-  return WeightedMaps(at::softmax(scores->view({n, channels}), 1), activation);
+  return FinishMap(ChannelWeightedSum(at::softmax(scores->view({n, channels}), 1), activation));
 }
 
 // The masks keeping one feature position each, in the activation's layout:
@@ -187,7 +182,7 @@ StatusOr<at::Tensor> ReciproCam(const PerturbationInput& input, const Perturbati
       ScoreRowsInChunks(n * positions, options.batch_size, input.targets.repeat_interleave(positions),
                         /*softmax=*/true, masked_logits, input.should_stop, HeadWorkers(activation.device()));
   if (!scores.ok()) return scores.status();
-  return NormalizePerImage(at::relu(scores->view({n, height, width})));
+  return FinishMap(scores->view({n, height, width}));
 }
 
 }  // namespace
