@@ -628,23 +628,71 @@ StatusOr<CamModel::HeadInput> CamModel::SplitAt(const at::Tensor& batch, const s
   }
 }
 
+namespace {
+
+Status CheckSideValues(const std::string& layer, const HeadMethods& methods,
+                       const std::vector<at::Tensor>& side_values) {
+  if (static_cast<int>(side_values.size()) == methods.side_value_count) return Status::Ok();
+  return InvalidArgumentError("the head of layer '" + layer + "' takes " + std::to_string(methods.side_value_count) +
+                              " side values; got " + std::to_string(side_values.size()));
+}
+
+std::vector<at::IValue> HeadArguments(const at::Tensor& activation, const std::vector<at::Tensor>& side_values) {
+  std::vector<at::IValue> inputs = {activation};
+  for (const at::Tensor& value : side_values) inputs.emplace_back(value);
+  return inputs;
+}
+
+}  // namespace
+
 StatusOr<at::Tensor> CamModel::RunHead(const std::string& layer, const at::Tensor& activation,
                                        const std::vector<at::Tensor>& side_values) {
   StatusOr<HeadMethods> methods = PrepareHead(layer);
   if (!methods.ok()) return methods.status();
-  if (static_cast<int>(side_values.size()) != methods->side_value_count) {
-    return InvalidArgumentError("the head of layer '" + layer + "' takes " + std::to_string(methods->side_value_count) +
-                                " side values; got " + std::to_string(side_values.size()));
-  }
+  CAMSERVE_RETURN_IF_ERROR(CheckSideValues(layer, *methods, side_values));
   absl::ReaderMutexLock lock(&module_mutex_);
   try {
     at::NoGradGuard no_grad;
-    std::vector<at::IValue> inputs = {activation};
-    for (const at::Tensor& value : side_values) inputs.emplace_back(value);
-    return module_.get_method(methods->head)(std::move(inputs)).toTensor().to(at::kFloat);
+    return module_.get_method(methods->head)(HeadArguments(activation, side_values)).toTensor().to(at::kFloat);
   } catch (...) {
     return StatusFromModelException("model head failed");
   }
+}
+
+StatusOr<at::Tensor> CamModel::RunHeadScores(const std::string& layer, const at::Tensor& activation,
+                                             const std::vector<at::Tensor>& side_values, const at::Tensor& classes) {
+  StatusOr<HeadMethods> methods = PrepareHead(layer);
+  if (!methods.ok()) return methods.status();
+  if (methods->features.empty()) {
+    StatusOr<at::Tensor> logits = RunHead(layer, activation, side_values);
+    if (!logits.ok()) return logits.status();
+    return logits->gather(1, classes.to(logits->device()).view({-1, 1})).squeeze(1);
+  }
+  CAMSERVE_RETURN_IF_ERROR(CheckSideValues(layer, *methods, side_values));
+  absl::ReaderMutexLock lock(&module_mutex_);
+  try {
+    at::NoGradGuard no_grad;
+    const at::IValue output = module_.get_method(methods->features)(HeadArguments(activation, side_values));
+    const auto& values = output.toTupleRef().elements();
+    const at::Tensor features = values[0].toTensor().to(at::kFloat);
+    const at::Tensor weight = values[1].toTensor().to(at::kFloat);
+    const at::Tensor rows = classes.to(weight.device());
+    if (features.dim() != 2) {
+      return InternalError("the head of layer '" + layer + "' returned logits of " + std::to_string(features.dim()) +
+                           " dimensions; a classifier's are [N, classes]");
+    }
+    at::Tensor scores = (features * weight.index_select(0, rows)).sum(1);
+    if (!values[2].isNone()) scores += values[2].toTensor().to(at::kFloat).index_select(0, rows);
+    return scores;
+  } catch (...) {
+    return StatusFromModelException("model head failed");
+  }
+}
+
+bool CamModel::HeadScoresSkipFinalLinear(const std::string& layer) {
+  absl::ReaderMutexLock lock(&module_mutex_);
+  auto found = head_methods_.find(layer);
+  return found != head_methods_.end() && !found->second.features.empty();
 }
 
 std::vector<std::string> CamModel::UsableLayers() {

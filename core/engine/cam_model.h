@@ -146,6 +146,17 @@ class CamModel {
   // No gradients; the plain fp32 module.
   StatusOr<at::Tensor> RunHead(const std::string& layer, const at::Tensor& activation,
                                const std::vector<at::Tensor>& side_values) ABSL_LOCKS_EXCLUDED(module_mutex_);
+  // RunHead's logit of one class per row: [K] float32, row k's column
+  // classes[k] (long, [K]). When the head ends in a linear layer, that layer
+  // is applied to each row's class alone (layer_instrumenter.h,
+  // HeadGraphs::features): AblationCAM at ResNet-50's layer4 then skips
+  // 2048 x 1000 of each row's 2048 x 1001 multiply-adds.
+  StatusOr<at::Tensor> RunHeadScores(const std::string& layer, const at::Tensor& activation,
+                                     const std::vector<at::Tensor>& side_values, const at::Tensor& classes)
+      ABSL_LOCKS_EXCLUDED(module_mutex_);
+  // Whether RunHeadScores of `layer` skips the head's final linear layer
+  // (false until the head is prepared by SplitAt or a head run).
+  bool HeadScoresSkipFinalLinear(const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);
 
   // Instruments `layer` now (a no-op if done); INVALID_ARGUMENT if it cannot be.
   Status PrepareLayer(const std::string& layer) ABSL_LOCKS_EXCLUDED(module_mutex_);

@@ -295,10 +295,16 @@ StatusOr<ExplainerEngine::Impl::LayerMaps> ExplainerEngine::Impl::PerturbationMa
   input.targets = at::tensor(result.targets, at::kLong).to(split->logits.device());
   input.inputs = batch;
   const std::vector<at::Tensor>& side_values = split->side_values;
-  input.run_head = [&](const at::Tensor& activation, const at::Tensor& images) {
+  auto sides_of = [&side_values](const at::Tensor& images) {
     std::vector<at::Tensor> sides;
     for (const at::Tensor& value : side_values) sides.push_back(value.index_select(0, images));
-    return model_->RunHead(layer, activation, sides);
+    return sides;
+  };
+  input.run_head = [&](const at::Tensor& activation, const at::Tensor& images) {
+    return model_->RunHead(layer, activation, sides_of(images));
+  };
+  input.run_head_scores = [&](const at::Tensor& activation, const at::Tensor& images, const at::Tensor& classes) {
+    return model_->RunHeadScores(layer, activation, sides_of(images), classes);
   };
   input.run_forward = [&](const at::Tensor& inputs) { return model_->Forward(inputs); };
   input.should_stop = spec.should_stop;

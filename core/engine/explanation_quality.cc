@@ -105,7 +105,7 @@ StatusOr<std::vector<ExplanationQuality>> EvaluateExplanations(const QualityInpu
   };
   StatusOr<at::Tensor> scores =
       ScoreRowsInChunks(n * per_image, options.batch_size, input.targets.repeat_interleave(per_image),
-                        /*softmax=*/true, logits_of, input.should_stop);
+                        ChunkScore::kProbability, logits_of, input.should_stop);
   if (!scores.ok()) return scores.status();
   const at::Tensor table = scores->view({n, per_image}).to(at::kCPU).contiguous();
   const at::Tensor original = input.target_probabilities.to(at::kFloat).to(at::kCPU).contiguous();

@@ -225,6 +225,28 @@ bool IsRecomputable(Value* value, Value* self) {
   return node->kind() == c10::prim::GetAttr && (node->input(0) == self || IsRecomputable(node->input(0), self));
 }
 
+// The head without its final linear layer (HeadGraphs::features), or null
+// when the head's output is not an aten::linear whose weight and bias the
+// module holds (an attribute chain of self, or no bias).
+std::shared_ptr<Graph> BuildFeaturesGraph(Graph& head) {
+  std::shared_ptr<Graph> graph = head.copy();
+  torch::jit::Inline(*graph);
+  Value* self = graph->inputs()[0];
+  Node* linear = graph->outputs()[0]->node();
+  if (linear->kind() != c10::aten::linear || linear->inputs().size() != 3) return nullptr;
+  Value* weight = linear->input(1);
+  Value* bias = linear->input(2);
+  const bool no_bias = bias->type()->kind() == c10::TypeKind::NoneType;
+  if (!IsRecomputable(weight, self) || !weight->type()->cast<c10::TensorType>()) return nullptr;
+  if (!no_bias && (!IsRecomputable(bias, self) || !bias->type()->cast<c10::TensorType>())) return nullptr;
+  torch::jit::WithInsertPoint guard(graph->return_node());
+  Value* tuple = graph->insertNode(graph->createTuple({linear->input(0), weight, bias}))->output();
+  graph->eraseOutput(0);
+  graph->registerOutput(tuple);
+  torch::jit::EliminateDeadCode(graph);
+  return graph;
+}
+
 }  // namespace
 
 StatusOr<HeadGraphs> BuildHeadGraphs(const Module& module, const std::string& layer_path) {
@@ -290,6 +312,7 @@ StatusOr<HeadGraphs> BuildHeadGraphs(const Module& module, const std::string& la
   }
   result.head->registerOutput(lookup(logits));
   torch::jit::EliminateDeadCode(result.head);
+  result.features = BuildFeaturesGraph(*result.head);
 
   // The split graph: the instrumented forward, returning the side values too.
   {
@@ -350,8 +373,10 @@ StatusOr<HeadMethods> AddHeadMethods(Module& module, const std::string& layer_pa
   const std::string suffix = ActivationMethodName(layer_path).substr(std::string("__camserve_activation__").size());
   names.split = "__camserve_split__" + suffix;
   names.head = "__camserve_head__" + suffix;
+  const std::string features = "__camserve_features__" + suffix;
   if (torch::jit::Function* head = module.type()->findMethod(names.head)) {
     names.side_value_count = static_cast<int>(head->getSchema().arguments().size()) - 2;
+    if (module.type()->findMethod(features)) names.features = features;
     return names;
   }
   StatusOr<HeadGraphs> graphs = [&]() -> StatusOr<HeadGraphs> {
@@ -365,6 +390,10 @@ StatusOr<HeadMethods> AddHeadMethods(Module& module, const std::string& layer_pa
   if (!graphs.ok()) return graphs.status();
   AddMethod(module, names.split, graphs->split);
   AddMethod(module, names.head, graphs->head);
+  if (graphs->features) {
+    AddMethod(module, features, graphs->features);
+    names.features = features;
+  }
   names.side_value_count = graphs->side_value_count;
   return names;
 }

@@ -43,6 +43,13 @@ struct HeadGraphs {
   // (self, activation, side values...) -> logits: the nodes after the layer;
   // constants and the module's attributes are read again, not passed.
   std::shared_ptr<torch::jit::Graph> head;
+  // When the logits are the output of a final linear layer (aten::linear of
+  // the module's own weight and bias): the head without that layer,
+  // (self, activation, side values...) -> (features [K, F], weight [C, F],
+  // bias [C] or None). A method that needs one class per row scores it as
+  // features . weight[class] + bias[class], F instead of C x F multiply-adds.
+  // Null otherwise.
+  std::shared_ptr<torch::jit::Graph> features;
   int side_value_count = 0;
 };
 
@@ -57,6 +64,7 @@ StatusOr<HeadGraphs> BuildHeadGraphs(const torch::jit::Module& module, const std
 struct HeadMethods {
   std::string split;
   std::string head;
+  std::string features;  // "" when HeadGraphs::features is null
   int side_value_count = 0;
 };
 StatusOr<HeadMethods> AddHeadMethods(torch::jit::Module& module, const std::string& layer_path);

@@ -90,7 +90,8 @@ StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const Perturbat
   };
   const int workers = HeadWorkers(device);
   std::vector<WorkerRows> buffers(static_cast<size_t>(workers));
-  auto ablated_logits = [&](int64_t begin, int64_t end, int worker) -> StatusOr<at::Tensor> {
+  const at::Tensor columns = input.targets.repeat_interleave(channels).to(device);
+  auto ablated_scores = [&](int64_t begin, int64_t end, int worker) -> StatusOr<at::Tensor> {
     at::Tensor& rows_buffer = buffers[static_cast<size_t>(worker)].rows;
     at::Tensor& buffer_images = buffers[static_cast<size_t>(worker)].images;
     at::Tensor& ablated = buffers[static_cast<size_t>(worker)].ablated;
@@ -115,11 +116,10 @@ StatusOr<at::Tensor> AblationCam(const PerturbationInput& input, const Perturbat
         values.index({images, channel.remainder(kReferenceAblationChunk)}).view(value_shape).expand(slice_shape);
     buffer_by_channel.index_put_({local, channel}, value);
     ablated = channel;
-    return input.run_head(rows_buffer, images);
+    return input.run_head_scores(rows_buffer, images, columns.narrow(0, begin, count));
   };
-  StatusOr<at::Tensor> scores =
-      ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
-                        /*softmax=*/false, ablated_logits, input.should_stop, workers);
+  StatusOr<at::Tensor> scores = ScoreRowsInChunks(n * channels, options.batch_size, columns, ChunkScore::kReturned,
+                                                  ablated_scores, input.should_stop, workers);
   if (!scores.ok()) return scores.status();
   const at::Tensor original = input.logits.to(at::kFloat).gather(1, input.targets.unsqueeze(1));  // [N, 1]
   const at::Tensor weights = (original - scores->view({n, channels})) / original;
@@ -145,8 +145,8 @@ StatusOr<at::Tensor> ScoreCam(const PerturbationInput& input, const Perturbation
     return input.run_forward(inputs.index_select(0, images) * mask);
   };
   StatusOr<at::Tensor> scores =
-      ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels),
-                        /*softmax=*/false, masked_logits, input.should_stop);
+      ScoreRowsInChunks(n * channels, options.batch_size, input.targets.repeat_interleave(channels), ChunkScore::kLogit,
+                        masked_logits, input.should_stop);
   if (!scores.ok()) return scores.status();
   return FinishMap(ChannelWeightedSum(at::softmax(scores->view({n, channels}), 1), activation));
 }
@@ -180,7 +180,7 @@ StatusOr<at::Tensor> ReciproCam(const PerturbationInput& input, const Perturbati
   };
   StatusOr<at::Tensor> scores =
       ScoreRowsInChunks(n * positions, options.batch_size, input.targets.repeat_interleave(positions),
-                        /*softmax=*/true, masked_logits, input.should_stop, HeadWorkers(activation.device()));
+                        ChunkScore::kProbability, masked_logits, input.should_stop, HeadWorkers(activation.device()));
   if (!scores.ok()) return scores.status();
   return FinishMap(scores->view({n, height, width}));
 }
@@ -219,8 +219,8 @@ StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const Perturbati
   }
 }
 
-StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, bool softmax,
-                                       const ChunkLogits& logits_of, const std::function<bool()>& should_stop,
+StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, ChunkScore score,
+                                       const ChunkValues& values_of, const std::function<bool()>& should_stop,
                                        int workers) {
   const int64_t chunks = (rows + batch_size - 1) / batch_size;
   std::vector<at::Tensor> scores(static_cast<size_t>(chunks));
@@ -239,16 +239,22 @@ StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::T
                                                          "answer"));
         }
         const int64_t end = std::min(rows, begin + batch_size);
-        StatusOr<at::Tensor> logits = logits_of(begin, end, worker);
-        if (!logits.ok()) return fail(logits.status());
-        if (logits->dim() != 2 || logits->size(0) != end - begin) {
-          return fail(InternalError("the model returned logits of shape " + std::to_string(logits->dim()) + "-d for " +
+        StatusOr<at::Tensor> values = values_of(begin, end, worker);
+        if (!values.ok()) return fail(values.status());
+        const int64_t dims = score == ChunkScore::kReturned ? 1 : 2;
+        if (values->dim() != dims || values->size(0) != end - begin) {
+          return fail(InternalError("the model returned " + std::string(dims == 1 ? "scores" : "logits") +
+                                    " of shape " + std::to_string(values->dim()) + "-d for " +
                                     std::to_string(end - begin) + " perturbed inputs"));
         }
-        at::Tensor values = logits->to(at::kFloat);
-        if (softmax) values = at::softmax(values, 1);
-        scores[static_cast<size_t>(chunk)] =
-            values.gather(1, columns.narrow(0, begin, end - begin).to(values.device()).unsqueeze(1)).squeeze(1);
+        at::Tensor chunk_scores = values->to(at::kFloat);
+        if (score == ChunkScore::kProbability) chunk_scores = at::softmax(chunk_scores, 1);
+        if (score != ChunkScore::kReturned) {
+          chunk_scores =
+              chunk_scores.gather(1, columns.narrow(0, begin, end - begin).to(chunk_scores.device()).unsqueeze(1))
+                  .squeeze(1);
+        }
+        scores[static_cast<size_t>(chunk)] = chunk_scores;
       }
     } catch (...) {
       fail(StatusFromModelException("perturbation run failed"));

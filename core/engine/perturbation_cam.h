@@ -65,6 +65,11 @@ struct PerturbationInput {
   // Logits [K, classes] of the head for K perturbed activations (shaped as
   // `activation`); images [K] (long) says whose side values each row takes.
   std::function<StatusOr<at::Tensor>(const at::Tensor& activation, const at::Tensor& images)> run_head;
+  // run_head's logit of one class per row: [K] for classes [K] (long).
+  // May skip the head's final linear layer for the other classes
+  // (CamModel::RunHeadScores).
+  std::function<StatusOr<at::Tensor>(const at::Tensor& activation, const at::Tensor& images, const at::Tensor& classes)>
+      run_head_scores;
   // Logits [K, classes] of full forwards of K model inputs.
   std::function<StatusOr<at::Tensor>(const at::Tensor& inputs)> run_forward;
   // True stops the work between chunks (CANCELLED). May be empty.
@@ -83,18 +88,25 @@ Status CheckPerturbationCost(CamMethodKind kind, int64_t runs_per_image, const P
 StatusOr<at::Tensor> ComputePerturbationCam(CamMethodKind kind, const PerturbationInput& input,
                                             const PerturbationOptions& options);
 
-// Logits of rows [begin, end) of a perturbation; `worker` (0 ..
-// workers - 1) names the thread, for state kept between its chunks.
-using ChunkLogits = std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end, int worker)>;
+// What a chunk's callback returns for rows [begin, end) of a perturbation;
+// `worker` (0 .. workers - 1) names the thread, for state kept between its
+// chunks.
+using ChunkValues = std::function<StatusOr<at::Tensor>(int64_t begin, int64_t end, int worker)>;
+// How a row's score comes from what the callback returns.
+enum class ChunkScore {
+  kLogit,        // logits [K, classes]: the row's column
+  kProbability,  // logits [K, classes]: the row's column of their softmax
+  kReturned,     // the scores themselves, [K]
+};
 
 // Runs `rows` perturbed inputs in chunks of `batch_size` on `workers`
 // threads (the caller and workers - 1 more, one intra-op thread each while
 // they run); chunks go to whichever thread is free. The result is each row's
-// column `columns[row]` ([rows], float), of the logits or, with `softmax`, of
-// their softmax. Stops with CANCELLED when should_stop (may be empty; called
+// score ([rows], float), as `score` says; the column of row r is
+// columns[r]. Stops with CANCELLED when should_stop (may be empty; called
 // from every worker) says so before a chunk; any exception becomes a Status.
-StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, bool softmax,
-                                       const ChunkLogits& logits_of, const std::function<bool()>& should_stop,
+StatusOr<at::Tensor> ScoreRowsInChunks(int64_t rows, int batch_size, const at::Tensor& columns, ChunkScore score,
+                                       const ChunkValues& values_of, const std::function<bool()>& should_stop,
                                        int workers = 1);
 
 }  // namespace camserve

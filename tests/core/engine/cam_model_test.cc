@@ -170,5 +170,32 @@ TEST_CASE("a layer's head, run alone on its activation, gives the model's logits
   testing::CheckHeadReproducesForward(**digits, "block3", at::randn({4, 3, 32, 32}));
 }
 
+TEST_CASE("one class per row: the head's final linear layer runs for that class alone, when the head ends in one") {
+  CamModelOptions options;
+  options.device = "cpu";
+  options.optimize_for_inference = false;
+  StatusOr<std::unique_ptr<CamModel>> resnet = CamModel::Load(ModelDir() + "/resnet18.pt", options);
+  REQUIRE(resnet.ok());
+  CHECK_FALSE((*resnet)->HeadScoresSkipFinalLinear("layer4"));  // not prepared yet
+  testing::CheckHeadReproducesForward(**resnet, "layer4", at::randn({3, 3, 224, 224}));
+  CHECK((*resnet)->HeadScoresSkipFinalLinear("layer4"));
+  // fc's own head is the linear layer: its features are its input.
+  testing::CheckHeadReproducesForward(**resnet, "avgpool", at::randn({2, 3, 224, 224}));
+  CHECK((*resnet)->HeadScoresSkipFinalLinear("avgpool"));
+
+  struct Case {
+    const char* model;
+    bool skips;
+  };
+  for (const Case& fixture :
+       {Case{"tiny_cnn.pt", true}, Case{"unbiased_cnn.pt", true}, Case{"scaled_logits.pt", false}}) {
+    INFO(fixture.model);
+    StatusOr<std::unique_ptr<CamModel>> model = CamModel::Load(testing::EngineFixture(fixture.model), options);
+    REQUIRE(model.ok());
+    testing::CheckHeadReproducesForward(**model, "conv2", at::randn({5, 3, 16, 16}));
+    CHECK((*model)->HeadScoresSkipFinalLinear("conv2") == fixture.skips);
+  }
+}
+
 }  // namespace
 }  // namespace camserve

@@ -1,6 +1,7 @@
 // CheckHeadReproducesForward: the head of a layer (CamModel::RunHead), run
 // alone on the layer's activation and the side values the split kept, gives
-// the model's logits; on a batch of another size too.
+// the model's logits; on a batch of another size too. RunHeadScores gives
+// the same logits, one class per row, on either of its paths.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -26,6 +27,16 @@ inline void CheckHeadReproducesForward(CamModel& model, const std::string& layer
   INFO(head.status().ToString());
   REQUIRE(head.ok());
   CHECK((*head - split->logits).abs().max().item<double>() < 1e-5);
+  // Mixed classes: the last, the first, the middle one...
+  const int64_t rows = head->size(0);
+  const int64_t classes = head->size(1);
+  const at::Tensor columns = (at::arange(rows, at::kLong) * (classes / 2 + 1) + classes - 1).remainder(classes);
+  StatusOr<at::Tensor> scores = model.RunHeadScores(layer, split->activation, split->side_values, columns);
+  INFO(scores.status().ToString());
+  REQUIRE(scores.ok());
+  REQUIRE(scores->sizes() == at::IntArrayRef({rows}));
+  CHECK((*scores - head->gather(1, columns.to(head->device()).unsqueeze(1)).squeeze(1)).abs().max().item<double>() <
+        1e-5);
   // Three copies of the first image's activation: three times its logits.
   std::vector<at::Tensor> side;
   for (const at::Tensor& value : split->side_values) side.push_back(value.narrow(0, 0, 1).repeat_interleave(3, 0));
