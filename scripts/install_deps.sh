@@ -18,6 +18,10 @@ BUILD_PACKAGES=(
   librocksdb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev prometheus-cpp-dev catch2
   libyaml-cpp-dev libturbojpeg0-dev libpng-dev libssl-dev libxxhash-dev
   libcli11-dev
+  # The HTTP/JSON API (server/http_gateway.h): cpp-httplib, built with OpenSSL.
+  libcpp-httplib-dev
+  # docs/http.md's curl examples are run by a test.
+  curl
   # Test models are exported, and the reference is computed, with Debian's torch.
   python3 python3-venv python3-pip python3-torch python3-torchvision
   python3-sklearn python3-opencv python3-numpy python3-yaml python3-pil
@@ -35,7 +39,7 @@ BUILD_PACKAGES=(
 RUNTIME_PACKAGES=(
   libtorch1.13 libgrpc++1.51 librocksdb7.8 libspdlog1.10 libprometheus-cpp-pull1.0
   libyaml-cpp0.7 libturbojpeg0 libpng16-16 libssl3 libxxhash0 ca-certificates
-  libopenblas0-serial
+  libopenblas0-serial libcpp-httplib0.11
 )
 
 packages=("${BUILD_PACKAGES[@]}")

@@ -19,9 +19,14 @@ std::optional<std::string_view> AuthorizationOf(const grpc::CallbackServerContex
 
 grpc::Status CallAuthenticator::Check(const grpc::CallbackServerContext& context, const char* rpc, TokenRole required,
                                       const std::string& request_id) const {
-  if (tokens_ == nullptr) return grpc::Status::OK;
-  const AuthDecision decision = tokens_->Current()->Authorize(AuthorizationOf(context), required);
-  if (decision.status.ok()) return grpc::Status::OK;
+  return ToGrpcStatus(CheckAuthorization(AuthorizationOf(context), rpc, required, request_id));
+}
+
+Status CallAuthenticator::CheckAuthorization(std::optional<std::string_view> authorization, const char* rpc,
+                                             TokenRole required, const std::string& request_id) const {
+  if (tokens_ == nullptr) return Status::Ok();
+  const AuthDecision decision = tokens_->Current()->Authorize(authorization, required);
+  if (decision.status.ok()) return Status::Ok();
   if (metrics_ != nullptr) metrics_->RecordAuthFailure(AuthFailureName(decision.failure));
   AccessRecord record;
   record.request_id = request_id;
@@ -29,7 +34,7 @@ grpc::Status CallAuthenticator::Check(const grpc::CallbackServerContext& context
   record.status = StatusCodeName(decision.status.code());
   record.message = decision.status.message();
   LogAccess(record);
-  return ToGrpcStatus(decision.status);
+  return decision.status;
 }
 
 }  // namespace camserve

@@ -1,5 +1,6 @@
-// CallAuthenticator: token authentication of camserve.v1.Explainer calls,
-// the gRPC side of core/security/token_authenticator.h. A handler calls Check
+// CallAuthenticator: token authentication of camserve.v1.Explainer calls
+// (gRPC, and the HTTP API's), the transport side of
+// core/security/token_authenticator.h. A handler calls Check
 // first, before any work (no cache lookup, no decoding); a refused call is
 // counted in camserve_auth_failures_total{reason}, gets one access-log line
 // with its code, and is finished by the handler with the returned status.
@@ -13,6 +14,10 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "core/metrics/server_metrics.h"
 #include "core/security/token_file.h"
@@ -28,6 +33,10 @@ class CallAuthenticator {
   // refusal.
   grpc::Status Check(const grpc::CallbackServerContext& context, const char* rpc, TokenRole required,
                      const std::string& request_id = "") const;
+  // As Check, for a call of another transport (HTTP) whose `authorization`
+  // value is given (nullopt: none).
+  Status CheckAuthorization(std::optional<std::string_view> authorization, const char* rpc, TokenRole required,
+                            const std::string& request_id = "") const;
 
  private:
   TokenFile* const tokens_;

@@ -5,6 +5,7 @@
 #include "core/logging/logging.h"
 #include "server/explain_stream_reactor.h"
 #include "server/grpc_status.h"
+#include "server/model_info.h"
 #include "server/proto_conversion.h"
 
 namespace camserve {
@@ -76,41 +77,7 @@ grpc::ServerUnaryReactor* ExplainerService::GetModelInfo(grpc::CallbackServerCon
   const grpc::Status allowed = authenticator_.Check(*context, "GetModelInfo", TokenRole::kUser);
   if (!allowed.ok()) return Refused(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!request->model().empty()) {
-    StatusOr<ModelRunner*> found = registry_->Find(request->model());
-    if (!found.ok()) {
-      reactor->Finish(ToGrpcStatus(found.status()));
-      return reactor;
-    }
-  }
-  const std::vector<ModelRunner*> runners = registry_->runners();
-  const std::vector<std::string>& names = registry_->names();
-  for (size_t i = 0; i < runners.size(); ++i) {
-    if (!request->model().empty() && names[i] != request->model()) continue;
-    const ModelInfo& info = runners[i]->info();
-    v1::ModelInfo* out = response->add_models();
-    out->set_name(names[i]);
-    out->set_version(runners[i]->version());
-    out->set_device(info.device);
-    out->set_input_height(info.input_height_px);
-    out->set_input_width(info.input_width_px);
-    out->set_num_classes(info.num_classes);
-    for (const std::string& layer : runners[i]->usable_layers()) out->add_target_layers(layer);
-    out->set_default_layer(info.default_layer);
-    for (CamMethodKind method : AllCamMethods()) out->add_methods(CamMethodName(method));
-    out->set_is_default(names[i] == registry_->default_model());
-    out->set_precision(info.precision);
-    for (const LayerExecution& layer : runners[i]->prepared_layers()) {
-      v1::PreparedLayer* prepared = out->add_prepared_layers();
-      prepared->set_layer(layer.layer);
-      prepared->set_optimized(layer.optimized);
-      prepared->set_precision(layer.precision);
-      prepared->set_map_difference(layer.map_difference);
-      prepared->set_probability_difference(layer.probability_difference);
-      prepared->set_note(layer.note);
-    }
-  }
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpcStatus(FillModelInfo(*registry_, request->model(), response)));
   return reactor;
 }
 

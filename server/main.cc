@@ -51,6 +51,7 @@
 #include "core/serving/explain_pipeline.h"
 #include "core/serving/model_registry.h"
 #include "server/explainer_service.h"
+#include "server/http_gateway.h"
 
 namespace camserve {
 namespace {
@@ -86,6 +87,10 @@ class DeviceHealth {
     health_ = health;
     if (lost_) health_->SetServingStatus(false);
   }
+  bool lost() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return lost_;
+  }
   void DeviceLost() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     lost_ = true;
@@ -93,7 +98,7 @@ class DeviceHealth {
   }
 
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -259,6 +264,19 @@ ExplainPipeline::Options PipelineOptionsOf(const ServerConfig& config) {
   return options;
 }
 
+HttpGateway::Options HttpOptionsOf(const ServerConfig& config, const DeviceHealth* health) {
+  HttpGateway::Options options;
+  options.listen = config.http_listen;
+  options.tls_cert_file = config.tls_cert_file;
+  options.tls_key_file = config.tls_key_file;
+  options.tls_client_ca_file = config.tls_client_ca_file;
+  options.threads = config.http_threads;
+  // An image of the largest gRPC message, in base64, plus the JSON around it.
+  options.max_body_bytes = config.limits_max_receive_message_bytes / 3 * 4 + (int64_t{1} << 20);
+  options.is_serving = [health] { return !health->lost(); };
+  return options;
+}
+
 // What the scrape reads. Registered once the components exist; they outlive
 // the metrics endpoint.
 ServerMetrics::StateSources StateSourcesOf(const ModelRegistry* registry, const HeatmapCache* cache,
@@ -396,6 +414,19 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   }
   server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
   health.Attach(server->GetHealthCheckService());
+  std::unique_ptr<HttpGateway> http;
+  if (!config->http_listen.empty()) {
+    StatusOr<std::unique_ptr<HttpGateway>> started =
+        HttpGateway::Start(HttpOptionsOf(*config, &health), pipeline.get(), registry.get(),
+                           CallAuthenticator(tokens.get(), metrics.get()), metrics.get());
+    if (!started.ok()) {
+      spdlog::error("{} (http_listen)", started.status().message());
+      return 1;
+    }
+    http = std::move(started).value();
+    spdlog::info("serving the HTTP/JSON API at {}://{}:{}/v1/", http->tls() ? "https" : "http",
+                 HostOf(config->http_listen), http->port());
+  }
   spdlog::info(
       "camserve listening on {}:{} ({}{}; default model '{}', max batch {}, queue delay {} us, {} worker(s), "
       "in-flight budget {} bytes)",
@@ -416,12 +447,14 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   const auto drain_start = std::chrono::steady_clock::now();
   const auto drain_budget = std::chrono::milliseconds(config->limits_drain_timeout_ms);
   server->GetHealthCheckService()->SetServingStatus(false);
+  if (http) http->StartDraining();
   // Refuses new calls, lets running ones finish, cancels what is left at the deadline.
   server->Shutdown(std::chrono::system_clock::now() + drain_budget);
   const auto spent = std::chrono::steady_clock::now() - drain_start;
   registry->Shutdown(std::chrono::duration_cast<std::chrono::microseconds>(drain_budget - spent).count());
   // Every computed answer is sent before the server waits for its calls.
   pipeline->Shutdown();
+  http.reset();  // its requests have their answers: they finish now
   server->Wait();
   (*endpoint).reset();
   metrics->SetStateSources({});
@@ -456,5 +489,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A client that closes its connection while an answer is written (over
+  // TLS, OpenSSL writes without MSG_NOSIGNAL) must not end the process.
+  signal(SIGPIPE, SIG_IGN);
   return camserve::Serve(argc, argv, stop_signals);
 }

@@ -343,6 +343,12 @@ std::vector<ConfigKey> MakeKeyTable() {
                            "HOST:PORT", CheckAddress));
   keys.push_back(StringKey("metrics_listen", &ServerConfig::metrics_listen, "Prometheus /metrics address", "HOST:PORT",
                            CheckAddress));
+  keys.push_back(StringKey(
+      "http_listen", &ServerConfig::http_listen,
+      "HTTP/JSON API address (docs/http.md; port 0: pick a free one); empty: no HTTP API", "HOST:PORT or empty",
+      [](const std::string& value) { return value.empty() ? Status::Ok() : CheckAddress(value); }));
+  keys.push_back(IntegerKey("http.threads", &ServerConfig::http_threads, 1,
+                            "HTTP API connections served at once (one thread each while open; keep-alive up to 5 s)"));
   ConfigKey model;
   model.name = "model";
   model.help = "serve this one TorchScript file (replaces 'models' of the file)";
@@ -497,6 +503,13 @@ Status CheckCombinations(const ServerConfig& config) {
   if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
     return InvalidArgumentError(
         "tls.client_ca_file is set without tls.cert_file and tls.key_file (mutual TLS needs TLS)");
+  }
+  if (config.tls_cert_file.empty() && !config.tls_allow_plaintext && !config.http_listen.empty() &&
+      !IsLoopbackAddress(config.http_listen)) {
+    return InvalidArgumentError("http_listen: " + config.http_listen +
+                                " is not a loopback address and no TLS certificate is configured: set "
+                                "tls.cert_file and tls.key_file, or tls.allow_plaintext=true when a "
+                                "TLS-terminating proxy or mesh fronts camserve");
   }
   if (config.tls_cert_file.empty() && !config.tls_allow_plaintext && !IsLoopbackAddress(config.listen)) {
     return InvalidArgumentError("listen: " + config.listen +

@@ -43,6 +43,9 @@ struct ServerConfig {
 
   std::string listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9464";
+  // The HTTP/JSON API's address; empty: off.
+  std::string http_listen;
+  int http_threads = 16;
   std::vector<ModelConfig> models;
   std::string default_model;  // default: the first model
   std::string device = "auto";

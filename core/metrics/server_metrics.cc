@@ -220,6 +220,12 @@ ServerMetrics::ServerMetrics(const Options& options, StateSources sources)
                                .Name("camserve_auth_failures_total")
                                .Help("Calls refused by token authentication before any work, by reason.")
                                .Register(*registry_);
+  http_requests_family_ = &prometheus::BuildCounter()
+                               .Name("camserve_http_requests_total")
+                               .Help(
+                                   "HTTP API requests answered, by route and HTTP status (explanations are also "
+                                   "counted in camserve_requests_total).")
+                               .Register(*registry_);
   in_flight_ = &prometheus::BuildGauge()
                     .Name("camserve_requests_in_flight")
                     .Help("Explanation requests received and not yet answered.")
@@ -321,6 +327,11 @@ void ServerMetrics::RequestFinished() { in_flight_->Decrement(); }
 void ServerMetrics::RecordAuthFailure(std::string_view reason) {
   // Refusals are rare: Family::Add (a lookup under the family's lock) each time.
   auth_failures_family_->Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void ServerMetrics::RecordHttpRequest(std::string_view route, int http_status) {
+  // Family::Add: a lookup under the family's lock, small beside an HTTP request.
+  http_requests_family_->Add({{"route", std::string(route)}, {"code", std::to_string(http_status)}}).Increment();
 }
 
 std::vector<std::weak_ptr<prometheus::Collectable>> ServerMetrics::collectables() const {

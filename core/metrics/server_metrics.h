@@ -7,6 +7,7 @@
 //   camserve_batch_size{model}                          histogram
 //   camserve_requests_in_flight                         gauge
 //   camserve_auth_failures_total{reason}                counter
+//   camserve_http_requests_total{route,code}            counter (HTTP API)
 // State metrics are read from their sources at each scrape:
 //   camserve_queue_depth{model}, camserve_queue_capacity{model},
 //   camserve_model_info{model,version,device} (always 1),
@@ -24,7 +25,8 @@
 // "unknown" (an unparsable method), `status` a gRPC status code name
 // ("OK", "INVALID_ARGUMENT", ...), `stage` one of the profiler's stages,
 // `reason` one of the token authenticator's (missing_token, invalid_token,
-// not_admin; core/security/token_authenticator.h). No
+// not_admin; core/security/token_authenticator.h), `route` one of the HTTP
+// API's (server/http_gateway.h), `code` an HTTP status. No
 // request ids, layers or other client strings become labels.
 //
 // Thread-safety: every Record* method may be called from any thread; the
@@ -149,6 +151,8 @@ class ServerMetrics {
   // One call refused by token authentication, before any work; `reason` is
   // AuthFailureName's (a bounded set).
   void RecordAuthFailure(std::string_view reason);
+  // One answered HTTP API request: its route (a fixed name) and HTTP status.
+  void RecordHttpRequest(std::string_view route, int http_status);
 
   // What an endpoint serves: the event metrics' registry and the state
   // collector.
@@ -180,6 +184,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>* stage_family_;
   prometheus::Family<prometheus::Histogram>* batch_family_;
   prometheus::Family<prometheus::Counter>* auth_failures_family_;
+  prometheus::Family<prometheus::Counter>* http_requests_family_;
   prometheus::Gauge* in_flight_;
   // Lazily resolved label children, indexed by model (the last slot is
   // "unknown"), method (the last is "unknown") and status code or stage.

@@ -123,9 +123,12 @@ Status ServerProcess::Start(const Options& options) {
   address_ = "127.0.0.1:" + match[2].str();
   // Logged before the gRPC line.
   static const std::regex kMetrics(R"(Prometheus metrics at http://[^ ]+:([0-9]+)/metrics)");
+  static const std::regex kHttp(R"(HTTP/JSON API at https?://[^ ]+:([0-9]+)/v1/)");
   metrics_port_ = 0;
+  http_port_ = 0;
   for (const std::string& logged : LogLines()) {
     if (std::regex_search(logged, match, kMetrics)) metrics_port_ = std::stoi(match[1].str());
+    if (std::regex_search(logged, match, kHttp)) http_port_ = std::stoi(match[1].str());
   }
   return Status::Ok();
 }

@@ -62,6 +62,8 @@ class ServerProcess {
   int port() const { return port_; }
   // The port of the Prometheus /metrics endpoint (from its log line).
   int metrics_port() const { return metrics_port_; }
+  // The port of the HTTP/JSON API (from its log line); 0 without one.
+  int http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits up to `timeout_ms` for the exit; returns the exit
@@ -83,6 +85,7 @@ class ServerProcess {
   std::string address_;
   int port_ = 0;
   int metrics_port_ = 0;
+  int http_port_ = 0;
   std::thread reader_;
   mutable absl::Mutex mu_;
   mutable absl::CondVar log_changed_;
