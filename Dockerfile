@@ -3,7 +3,7 @@
 # camserve on the CPU, built from Debian packages exactly as CI builds it:
 #
 #   docker build -t camserve .
-#   docker run --rm -p 50051:50051 -p 9464:9464 -v camserve-cache:/var/lib/camserve/cache camserve
+#   docker run --rm -p 50051:50051 -p 9464:9464 -p 8080:8080 -v camserve-cache:/var/lib/camserve/cache camserve
 #
 # Stage "build" runs scripts/install_deps.sh and scripts/build.sh (Release,
 # Ninja; the default model digits_cnn is trained and exported with Debian's
@@ -70,8 +70,10 @@ VOLUME ["/var/lib/camserve/cache"]
 # Off loopback camserve serves only TLS (CAMSERVE_TLS_CERT_FILE,
 # CAMSERVE_TLS_KEY_FILE) unless CAMSERVE_TLS_ALLOW_PLAINTEXT=true says a
 # TLS-terminating proxy fronts it: without either it exits 2 with a message
-# (docs/security.md). 9464: Prometheus metrics, HTTP GET /metrics.
-EXPOSE 50051 9464
+# (docs/security.md). 9464: Prometheus metrics, HTTP GET /metrics. 8080: the
+# HTTP/JSON API, KServe v1 routes and the explorer page (docs/http.md), with
+# the same TLS and tokens as gRPC.
+EXPOSE 50051 9464 8080
 # grpc.health.v1 over loopback (no token needed); exits non-zero unless
 # SERVING. With TLS, set CAMSERVE_CLIENT_TLS_CA_FILE (and, for mutual TLS,
 # CAMSERVE_CLIENT_TLS_CERT_FILE / _KEY_FILE) for it, as deploy/docker-compose.yml does.
@@ -80,5 +82,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 ENTRYPOINT ["/opt/camserve/bin/camserve", \
             "--listen", "0.0.0.0:50051", \
             "--metrics-listen", "0.0.0.0:9464", \
+            "--http-listen", "0.0.0.0:8080", \
             "--cache-dir", "/var/lib/camserve/cache"]
 CMD ["--model", "/opt/camserve/models/digits_cnn.pt"]

@@ -20,8 +20,9 @@ BUILD_PACKAGES=(
   libcli11-dev
   # The HTTP/JSON API (server/http_gateway.h): cpp-httplib, built with OpenSSL.
   libcpp-httplib-dev
-  # docs/http.md's curl examples are run by a test.
-  curl
+  # docs/http.md's curl examples are run by a test; the explorer page is
+  # tested in headless Chromium driven by Selenium.
+  curl chromium chromium-driver python3-selenium
   # Test models are exported, and the reference is computed, with Debian's torch.
   python3 python3-venv python3-pip python3-torch python3-torchvision
   python3-sklearn python3-opencv python3-numpy python3-yaml python3-pil

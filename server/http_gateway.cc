@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/synchronization/mutex.h"
+#include "server/explorer_assets.h"
 #include "server/model_info.h"
 #include "server/proto_conversion.h"
 
@@ -49,6 +51,7 @@ struct HttpGateway::Request {
 struct HttpGateway::Response {
   int status = 200;
   std::string body;
+  const char* content_type = "application/json";
   // A bounded label for camserve_http_requests_total.
   const char* route = "unknown";
   // Kept until the body is sent: the answers' shares of the in-flight budget.
@@ -108,6 +111,24 @@ StatusOr<CallContext> CallContextOf(const HttpGateway::Request& request, const C
   }
   context.deadline_us = clock.NowMicros() + timeout_ms * 1000;
   return context;
+}
+
+// Holds the in-flight budget for parsing a JSON body: the body, and for
+// KServe's envelope the DOM nlohmann builds (up to twice 16 bytes per value,
+// counted from the commas: a tensor of numbers costs far more parsed than as
+// text). UNAVAILABLE when the budget cannot take it now.
+StatusOr<InflightBudget::Reservation> ReserveForParsing(ExplainPipeline& pipeline, const std::string& body, bool dom) {
+  int64_t bytes = static_cast<int64_t>(body.size());
+  if (dom) {
+    const int64_t values = std::count(body.begin(), body.end(), ',') + 1;
+    bytes += 2 * static_cast<int64_t>(sizeof(nlohmann::json)) * values;
+  }
+  std::optional<InflightBudget::Reservation> reservation = pipeline.ReserveTransportBytes(bytes);
+  if (!reservation) {
+    return UnavailableError("the server's in-flight memory budget (limits.max_inflight_bytes) cannot take this " +
+                            std::to_string(bytes) + "-byte JSON request now; retry later");
+  }
+  return std::move(*reservation);
 }
 
 struct Answer {
@@ -295,7 +316,13 @@ StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const Options& options
     }
     http_response.status = response.status;
     http_response.set_header("Cache-Control", "no-store");
-    http_response.set_content(std::move(response.body), "application/json");
+    http_response.set_header("X-Content-Type-Options", "nosniff");
+    if (std::string_view(response.content_type).rfind("text/html", 0) == 0) {
+      // The explorer runs only its own script and talks only to this server.
+      http_response.set_header("Content-Security-Policy",
+                               "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'");
+    }
+    http_response.set_content(std::move(response.body), response.content_type);
     if (self->metrics_ != nullptr) self->metrics_->RecordHttpRequest(response.route, response.status);
   };
   server.Get(".*", handle);
@@ -337,6 +364,15 @@ HttpGateway::Response HttpGateway::Serve(const Request& request) {
     if (!Ready()) response.status = 503;
     return response;
   }
+  // The explorer page: static files, no token (its API calls need one).
+  for (const ExplorerAsset& asset : ExplorerAssets()) {
+    if (path == asset.path || (path == "/" && std::string_view(asset.path) == "/index.html")) {
+      if (request.method != "GET") break;
+      Response response = JsonResponse(std::string(asset.body), "explorer");
+      response.content_type = asset.content_type;
+      return response;
+    }
+  }
   // The routes below need a token (when the server has a token file).
   const char* route = "unknown";
   std::string model;
@@ -370,9 +406,9 @@ HttpGateway::Response HttpGateway::Serve(const Request& request) {
     }
   } else {
     return ErrorResponse(NotFoundError("no route " + path +
-                                       "; camserve serves POST /v1/explain, GET /v1/models, GET /v1/models/{model}, "
-                                       "POST /v1/models/{model}:predict and :explain, GET /v2/health/live and "
-                                       "/v2/health/ready (docs/http.md)"),
+                                       "; camserve serves GET / (the explorer page), POST /v1/explain, GET /v1/models, "
+                                       "GET /v1/models/{model}, POST /v1/models/{model}:predict and :explain, GET "
+                                       "/v2/health/live and /v2/health/ready (docs/http.md)"),
                          "unknown");
   }
   if (request.method != (post ? "POST" : "GET")) {
@@ -397,7 +433,10 @@ HttpGateway::Response HttpGateway::Serve(const Request& request) {
 HttpGateway::Response HttpGateway::ServeExplain(const Request& request) {
   constexpr char kRoute[] = "explain";
   std::vector<v1::ExplainRequest> requests(1);
+  StatusOr<InflightBudget::Reservation> parsing = ReserveForParsing(*pipeline_, request.body, /*dom=*/false);
+  if (!parsing.ok()) return ErrorResponse(parsing.status(), kRoute);
   const Status parsed = FromJson(request.body, &requests[0], "the request body");
+  parsing->Release();  // the pipeline reserves the request's own share
   if (!parsed.ok()) return ErrorResponse(parsed, kRoute);
   StatusOr<CallContext> context = CallContextOf(request, pipeline_->clock());
   if (!context.ok()) return ErrorResponse(context.status(), kRoute);
@@ -414,6 +453,8 @@ HttpGateway::Response HttpGateway::ServeExplain(const Request& request) {
 
 HttpGateway::Response HttpGateway::ServeKserve(const Request& request, const std::string& model, bool explain) {
   const char* route = explain ? "kserve_explain" : "kserve_predict";
+  StatusOr<InflightBudget::Reservation> parsing = ReserveForParsing(*pipeline_, request.body, /*dom=*/true);
+  if (!parsing.ok()) return ErrorResponse(parsing.status(), route);
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return ErrorResponse(InvalidArgumentError("the request body is not JSON"), route);
   if (!body.is_object() || !body.contains("instances") || !body["instances"].is_array() || body["instances"].empty()) {
@@ -455,6 +496,7 @@ HttpGateway::Response HttpGateway::ServeKserve(const Request& request, const std
     }
   }
   body = nlohmann::json();  // the images are in the requests now
+  parsing->Release();       // the pipeline reserves each request's own share
   StatusOr<CallContext> context = CallContextOf(request, pipeline_->clock());
   if (!context.ok()) return ErrorResponse(context.status(), route);
   std::vector<Answer> answers = ExplainAll(*pipeline_, requests, explain ? "HTTP :explain" : "HTTP :predict", *context);

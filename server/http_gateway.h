@@ -15,6 +15,9 @@
 //                                     "parameters": {...}} -> {"predictions"}
 //   POST /v1/models/{model}:explain   ... -> {"predictions", "explanations"}
 //   GET  /v2/health/live, /v2/health/ready   (no token needed)
+//   GET  /, /explorer.css, /explorer.js       the explorer page
+//                                     (server/explorer_assets.h; no token
+//                                     needed, its API calls need one)
 //
 // Errors are JSON, {"error": message, "code": "INVALID_ARGUMENT"}, with the
 // HTTP status of HttpStatusOf. A request's deadline comes from the

@@ -101,6 +101,9 @@ class ExplainPipeline {
   // Requests answered by an identical request's computation so far.
   int64_t coalesced_requests() const { return coalescer_.coalesced(); }
   const InflightBudget& budget() const { return budget_; }
+  // A share of the in-flight budget for a transport's own buffers (the HTTP
+  // API's parsed JSON), or nullopt when it would exceed the budget.
+  std::optional<InflightBudget::Reservation> ReserveTransportBytes(int64_t bytes) { return budget_.TryReserve(bytes); }
   // The clock deadlines are measured on.
   Clock& clock() const { return *clock_; }
   const Options& options() const { return options_; }

@@ -81,8 +81,9 @@ METRICS_TIMEOUT_S = 10
 HEALTHCHECK_DEFAULT_TIMEOUT_S = 30
 GRPC_LISTENING = re.compile(r"camserve listening on 127\.0\.0\.1:(\d+)")
 METRICS_SERVING = re.compile(r"serving Prometheus metrics at http://127\.0\.0\.1:(\d+)/metrics")
+HTTP_SERVING = re.compile(r"serving the HTTP/JSON API at http://127\.0\.0\.1:(\d+)/v1/")
 # The container's addresses, replaced by 127.0.0.1:0: tests never bind fixed ports.
-LISTEN_FLAGS = ("--listen", "--metrics-listen")
+LISTEN_FLAGS = ("--listen", "--metrics-listen", "--http-listen")
 LOOPBACK_ANY_PORT = "127.0.0.1:0"
 
 
@@ -1114,12 +1115,13 @@ class ServerCheck:
             server = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                       stderr=subprocess.STDOUT)
         try:
-            grpc_port, metrics_port = self.wait_until_listening(server, log_path)
+            grpc_port, metrics_port, http_port = self.wait_until_listening(server, log_path)
             self.summary.append(f"server: listening after {time.monotonic() - started:.1f} s (HEALTHCHECK "
                                 f"--start-period {self.stage.healthcheck.start_period_s:.0f} s), gRPC port "
-                                f"{grpc_port}, metrics port {metrics_port}")
+                                f"{grpc_port}, metrics port {metrics_port}, HTTP port {http_port}")
             self.run_healthcheck(grpc_port, env, workdir)
             self.scrape_metrics(metrics_port)
+            self.check_http_ready(http_port)
             self.stop(server, log_path)
         finally:
             if server.poll() is None:
@@ -1130,14 +1132,14 @@ class ServerCheck:
         deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
         while time.monotonic() < deadline:
             text = log_path.read_text(errors="replace")
-            grpc, metrics = GRPC_LISTENING.search(text), METRICS_SERVING.search(text)
-            if grpc and metrics:
-                return int(grpc.group(1)), int(metrics.group(1))
+            grpc, metrics, http = GRPC_LISTENING.search(text), METRICS_SERVING.search(text), HTTP_SERVING.search(text)
+            if grpc and metrics and http:
+                return int(grpc.group(1)), int(metrics.group(1)), int(http.group(1))
             if server.poll() is not None:
                 raise RecipeError(f"the image's command exited with {server.returncode} before listening:\n"
                                   f"{tail(log_path)}")
             time.sleep(0.2)
-        raise RecipeError(f"the server did not log both listening lines within {SERVER_READY_TIMEOUT_S} s:\n"
+        raise RecipeError(f"the server did not log its three listening lines within {SERVER_READY_TIMEOUT_S} s:\n"
                           f"{tail(log_path)}")
 
     def run_healthcheck(self, grpc_port, env, workdir):
@@ -1173,6 +1175,20 @@ class ServerCheck:
         if status != 200 or not any(line.startswith("camserve_model_info{") for line in body.splitlines()):
             raise RecipeError(f"GET {url}: HTTP {status}, no camserve_model_info{{...}} sample")
         line = f"GET /metrics: HTTP 200 with camserve_model_info ({len(body)} bytes)"
+        say("  " + line)
+        self.summary.append(line)
+
+    def check_http_ready(self, http_port):
+        url = f"http://127.0.0.1:{http_port}/v2/health/ready"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(url, timeout=METRICS_TIMEOUT_S) as response:
+                status, body = response.status, json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise RecipeError(f"GET {url}: {error}")
+        if status != 200 or body != {"ready": True}:
+            raise RecipeError(f"GET {url}: HTTP {status}, {body} (want 200, ready)")
+        line = "GET /v2/health/ready (HTTP API): HTTP 200, ready"
         say("  " + line)
         self.summary.append(line)
 

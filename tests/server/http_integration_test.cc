@@ -257,6 +257,25 @@ TEST_CASE("HTTP errors carry the gRPC code's name and its HTTP status; the serve
   CHECK(SampleValue(scrape->body, R"(camserve_http_requests_total{code="200",route="health_ready"})") == 1.0);
 }
 
+TEST_CASE("a JSON body whose parsed form does not fit the in-flight budget is refused before it is parsed", "[http]") {
+  ServerProcess server;
+  StartHttpServer(server, {"--limits-max-inflight-bytes", "400000"});
+  httplib::Client http("127.0.0.1", server.http_port());
+  // 3 x 96 x 96 numbers: 55 KB of text, about 0.9 MB once parsed.
+  json tensor = json::array();
+  for (int c = 0; c < 3; ++c) tensor.push_back(json(96, json(96, 0.5)));
+  CheckError(
+      http.Post("/v1/models/digits_cnn:explain", json{{"instances", json::array({tensor})}}.dump(), "application/json"),
+      503, "UNAVAILABLE", "in-flight memory budget");
+  // An image fits: its parsed form is small.
+  const std::string image = Base64(ReadBytes(DigitImages(1)[0]));
+  const httplib::Result ok =
+      http.Post("/v1/models/digits_cnn:explain", json{{"instances", {{{"b64", image}}}}}.dump(), "application/json");
+  REQUIRE(ok);
+  INFO(ok->body.substr(0, 300));
+  CHECK(ok->status == 200);
+}
+
 TEST_CASE("HTTPS with mutual TLS and bearer tokens: the gRPC side's files and tokens guard the HTTP API", "[http]") {
   signal(SIGPIPE, SIG_IGN);  // a refused handshake closes the socket under the client's write
   TestPki pki;

@@ -59,7 +59,11 @@ v1::ExplainRequest DigitRequest(const std::string& id, const std::string& path, 
 
 TEST_CASE("a scrape of the real server counts what was sent; promtool and the name check accept it") {
   ServerProcess server;
-  testing::StartServer(server, {});
+  testing::StartServer(server, {"--http-listen", "127.0.0.1:0"});
+  // One HTTP API request, so that its counter (the dashboard's HTTP panel) exists.
+  StatusOr<testing::HttpResponse> live = testing::HttpGet(server.http_port(), "/v2/health/live");
+  REQUIRE(live.ok());
+  CHECK(live->status == 200);
   auto stub = testing::Connect(server);
   const std::vector<std::string> images = testing::DigitImages(3);
 
