@@ -97,6 +97,16 @@ TEST_CASE("POST /v1/explain answers what gRPC answers, in protobuf's JSON mappin
     CHECK(by_http.model() == "digits_cnn");
     CHECK(MaxAbsDiff(Floats(by_http.heatmap()), Floats(by_grpc.heatmap())) == 0.0);
   }
+  // One cache for both: an HTTP request after the same gRPC request is a hit.
+  const v1::ExplainRequest cached = ImageRequest("cached", ReadBytes(DigitImages(1)[0]));
+  v1::ExplainResponse first;
+  REQUIRE(Call(*stub, cached, &first).ok());
+  const httplib::Result again = http.Post("/v1/explain", ToJson(cached), "application/json");
+  REQUIRE(again);
+  REQUIRE(again->status == 200);
+  const auto hit = FromJson<v1::ExplainResponse>(again->body);
+  CHECK(hit.cache_hit());
+  CHECK(MaxAbsDiff(Floats(hit.heatmap()), Floats(first.heatmap())) == 0.0);
   // The access log names the transport.
   CHECK(
       server
