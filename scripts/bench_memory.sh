@@ -83,8 +83,9 @@ flood flood_input_no_budget "" --limits-max-inflight-bytes 68719476736
 flood flood_overlay "--resolution original --encoding png_overlay"
 flood flood_overlay_no_budget "--resolution original --encoding png_overlay" --limits-max-inflight-bytes 68719476736
 
-# The unread stream: a Python client (stubs generated with the system protoc).
-client/python/generate_stubs.sh "$OUT/stubs" > /dev/null
+# The unread stream: a Python client on the raw gRPC stubs of the Python
+# package (camserve.v1), installed into a venv.
+client/python/make_venv.sh "$OUT/venv" > /dev/null
 start_server > /dev/null
 "$BENCH" --addr "$ADDR" --image "$OUT/1000.png" --mode repeated --bypass-cache true --concurrency 1 \
   --duration-s 3 --warmup-s 1 --deadline-ms 60000 > /dev/null 2>&1 || true
@@ -92,7 +93,7 @@ baseline=$(rss_kib "$SERVER_PID")
 rm -f "$OUT/stream.stop"
 sample_rss "$SERVER_PID" "$OUT/stream.rss" "$OUT/stream.stop" &
 sampler=$!
-PYTHONPATH="$OUT/stubs" /usr/bin/python3 - "$ADDR" "$OUT/1000.png" "$STREAM_REQUESTS" "$STREAM_S" <<'PY'
+"$OUT/venv/bin/python" - "$ADDR" "$OUT/1000.png" "$STREAM_REQUESTS" "$STREAM_S" <<'PY'
 import sys, time, threading
 import grpc
 from camserve.v1 import explainer_pb2, explainer_pb2_grpc

@@ -26,7 +26,8 @@ CACHE_BYTES=${CACHE_BYTES:-67108864}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 source scripts/bench_common.sh
-client/python/generate_stubs.sh "$OUT/stubs" > /dev/null
+# The traffic uses the Python package's gRPC stubs (camserve.v1), installed into a venv.
+client/python/make_venv.sh "$OUT/venv" > /dev/null
 
 start_server --cache-max-size-bytes "$CACHE_BYTES" "$@"
 sample() {  # one CSV line: seconds since start, resident KiB, descriptors, threads
@@ -37,7 +38,7 @@ sample() {  # one CSV line: seconds since start, resident KiB, descriptors, thre
   echo "$1,$rss,$fds,$threads"
 }
 echo "seconds,rss_kib,fds,threads" > "$OUT/soak.csv"
-PYTHONPATH="$OUT/stubs" /usr/bin/python3 scripts/soak_traffic.py --addr "$ADDR" --duration-s "$SOAK_S" \
+"$OUT/venv/bin/python" scripts/soak_traffic.py --addr "$ADDR" --duration-s "$SOAK_S" \
   --clients "$CLIENTS" --json "$OUT/outcomes.json" > "$OUT/traffic.out" 2>&1 &
 TRAFFIC_PID=$!
 start=$SECONDS

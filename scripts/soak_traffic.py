@@ -17,7 +17,8 @@ Every outcome is counted by kind and gRPC code. An outcome that is not one
 the kind allows (say, INTERNAL, or UNAVAILABLE because the server went away)
 counts as unexpected; the script exits 1 when any was seen.
 
-Needs the Python stubs (client/python/generate_stubs.sh DIR; PYTHONPATH=DIR).
+Needs the gRPC stubs of the camserve Python package (camserve.v1): run it
+with the Python of a venv made by client/python/make_venv.sh VENV.
 """
 import argparse
 import collections

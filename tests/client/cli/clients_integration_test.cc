@@ -1,13 +1,15 @@
 // End-to-end tests of the two clients against the real camserve server
 // (started once on a free loopback port with the digits model):
 // camserve-client on a folder of held-out digits, whose .npy files must hold
-// the heatmaps a direct Explain RPC returns; the Python example, whose top-1
-// class must be the RPC's; the errors both report (an unknown method,
-// no server); and both over TLS with a bearer token, against a second
-// server with a throwaway PKI (tests/test_pki.h).
+// the heatmaps a direct Explain RPC returns; the Python package's
+// camserve-explain, whose top-1 class must be the RPC's; the errors both
+// report (an unknown method, no server); and both over TLS with a bearer
+// token, against a second server with a throwaway PKI (tests/test_pki.h).
+// The Python package's own tests are tests/client/python.
 //
-// Environment (set by ctest): CAMSERVE_MODEL_DIR, CAMSERVE_SOURCE_DIR,
-// CAMSERVE_PYTHON, CAMSERVE_SERVER_BINARY, CAMSERVE_CLIENT_BINARY.
+// Environment (set by ctest): CAMSERVE_MODEL_DIR, CAMSERVE_SERVER_BINARY,
+// CAMSERVE_CLIENT_BINARY, CAMSERVE_PYTHON_CLIENT_VENV (the venv with the
+// package, made by the python_client_install test).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -122,18 +124,12 @@ CommandResult RunCppClient(std::vector<std::string> args) {
   return RunCommand(args);
 }
 
-// Generates the Python stubs into `stubs_dir` and runs the Python example
-// against the digits server, or the server at `address` if given.
-CommandResult RunPythonClient(const TempDir& stubs_dir, std::vector<std::string> args,
-                              const std::string& address = "") {
-  const std::string source_dir = Env("CAMSERVE_SOURCE_DIR");
-  const CommandResult generated =
-      RunCommand({"/bin/bash", source_dir + "/client/python/generate_stubs.sh", stubs_dir.path().string()});
-  INFO(generated.output);
-  REQUIRE(generated.exit_code == 0);
-  args.insert(args.begin(),
-              {Env("CAMSERVE_PYTHON"), source_dir + "/client/python/camserve_client.py", "--stubs",
-               stubs_dir.path().string(), "--addr", address.empty() ? DigitsServer().address() : address});
+// Runs camserve-explain, the Python package's command, from the venv that
+// python_client_install made (CAMSERVE_PYTHON_CLIENT_VENV), against the
+// digits server, or the server at `address` if given.
+CommandResult RunPythonClient(std::vector<std::string> args, const std::string& address = "") {
+  args.insert(args.begin(), {Env("CAMSERVE_PYTHON_CLIENT_VENV") + "/bin/camserve-explain", "--addr",
+                             address.empty() ? DigitsServer().address() : address});
   return RunCommand(args);
 }
 
@@ -296,7 +292,7 @@ TEST_CASE("camserve-client --info lists the digits model", "[clients]") {
 TEST_CASE("The Python client prints the top-1 class of a direct Explain", "[clients]") {
   TempDir dir;
   const std::string image = CopyHeldOutDigits(dir.path() / "digits", 1).front();
-  const CommandResult run = RunPythonClient(dir, {"--image", image, "--out", dir / "out"});
+  const CommandResult run = RunPythonClient({"--image", image, "--out", dir / "out"});
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   const v1::ExplainResponse expected = ExplainDirectly(image);
@@ -322,7 +318,7 @@ TEST_CASE("both clients print the quality scores the server returns for --evalua
   REQUIRE(cpp.exit_code == 0);
   CHECK_THAT(cpp.output, Contains(line) && Contains("average drop"));
   const CommandResult python =
-      RunPythonClient(dir, {"--method", "reciprocam", "--evaluate", "--image", image, "--out", dir / "python"});
+      RunPythonClient({"--method", "reciprocam", "--evaluate", "--image", image, "--out", dir / "python"});
   INFO(python.output);
   REQUIRE(python.exit_code == 0);
   CHECK_THAT(python.output, Contains(line));
@@ -343,7 +339,7 @@ TEST_CASE("An unknown method fails with the server's INVALID_ARGUMENT message", 
   CHECK(cpp.exit_code != 0);
   CHECK_THAT(cpp.output, Contains(expected_text));
 
-  const CommandResult python = RunPythonClient(dir, {"--method", kUnknownMethod, "--image", image});
+  const CommandResult python = RunPythonClient({"--method", kUnknownMethod, "--image", image});
   INFO(python.output);
   CHECK(python.exit_code != 0);
   CHECK_THAT(python.output, Contains(expected_text));
@@ -400,14 +396,13 @@ TEST_CASE("both clients connect over TLS with a bearer token; without one they a
   CHECK(health.exit_code == 0);
   CHECK_THAT(health.output, Contains("camserve.v1.Explainer: SERVING"));
 
-  const CommandResult python = RunPythonClient(pki.dir,
-                                               {"--image", image, "--out", pki.dir / "py", "--tls-ca-file",
+  const CommandResult python = RunPythonClient({"--image", image, "--out", pki.dir / "py", "--tls-ca-file",
                                                 pki.dir / "ca.crt", "--token-file", pki.dir / "tokens"},
                                                server.address());
   INFO(python.output);
   CHECK(python.exit_code == 0);
   const CommandResult python_no_token =
-      RunPythonClient(pki.dir, {"--image", image, "--tls-ca-file", pki.dir / "ca.crt"}, server.address());
+      RunPythonClient({"--image", image, "--tls-ca-file", pki.dir / "ca.crt"}, server.address());
   INFO(python_no_token.output);
   CHECK(python_no_token.exit_code == 1);
   CHECK_THAT(python_no_token.output, Contains("UNAUTHENTICATED: this server needs a token"));
