@@ -1,5 +1,7 @@
 #include "core/engine/cam_model.h"
 
+#include <torch/csrc/jit/runtime/jit_exception.h>
+
 #include <spdlog/spdlog.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
@@ -37,16 +39,15 @@ StatusOr<at::Device> ResolveDevice(const std::string& name) {
   }
 }
 
-bool IsOutOfMemory(const c10::Error& e) {
-  if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr) return true;
-  const std::string message = e.what_without_backtrace();
+// LibTorch's allocators' messages: CPU "can't allocate memory", CUDA "CUDA out
+// of memory".
+bool SaysOutOfMemory(const std::string& message) {
   return message.find("can't allocate memory") != std::string::npos ||
          message.find("out of memory") != std::string::npos;
 }
 
 // CUDA errors other than out of memory are sticky: the context is unusable.
-bool IsDeviceFault(const c10::Error& e) {
-  const std::string message = e.what_without_backtrace();
+bool SaysDeviceFault(const std::string& message) {
   return message.find("CUDA error") != std::string::npos || message.find("CUDA driver error") != std::string::npos;
 }
 
@@ -93,15 +94,27 @@ Status StatusFromModelException(const std::string& what) {
   try {
     throw;
   } catch (const c10::Error& e) {
-    const std::string message = ConciseMessage(e.what_without_backtrace());
-    if (IsOutOfMemory(e)) return ResourceExhaustedError(what + ": out of memory: " + message);
-    if (IsDeviceFault(e)) return UnavailableError(what + ": the device failed: " + message);
+    const std::string full = e.what_without_backtrace();
+    const std::string message = ConciseMessage(full);
+    if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr || SaysOutOfMemory(full)) {
+      return ResourceExhaustedError(what + ": out of memory: " + message);
+    }
+    if (SaysDeviceFault(full)) return UnavailableError(what + ": the device failed: " + message);
     return InternalError(what + ": " + message);
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError(what + ": out of memory (std::bad_alloc)");
-  } catch (const std::exception& e) {
-    // torch::jit::JITException (a TorchScript `raise`) among others.
+  } catch (const torch::jit::JITException& e) {
+    // A TorchScript `raise`: the model's own error, whatever its words.
     return InternalError(what + ": " + ConciseMessage(e.what()));
+  } catch (const std::exception& e) {
+    // An operator's c10::Error inside the TorchScript interpreter (the
+    // model's forward) arrives rethrown as std::runtime_error, its message
+    // kept: out of memory and device faults are told by it, as above.
+    const std::string full = e.what();
+    const std::string message = ConciseMessage(full);
+    if (SaysOutOfMemory(full)) return ResourceExhaustedError(what + ": out of memory: " + message);
+    if (SaysDeviceFault(full)) return UnavailableError(what + ": the device failed: " + message);
+    return InternalError(what + ": " + message);
   } catch (...) {
     return InternalError(what + ": an exception of unknown type");
   }

@@ -32,7 +32,10 @@
 // (StatusFromModelException): INTERNAL for a model fault (a TorchScript
 // `raise`, an op that rejects the input), with the model's message;
 // RESOURCE_EXHAUSTED for out of memory; UNAVAILABLE for a CUDA error that
-// leaves the device unusable.
+// leaves the device unusable. An operator's error inside the model's
+// TorchScript code reaches us rethrown by the interpreter as
+// std::runtime_error; it is classified by its message like a c10::Error.
+// A TorchScript `raise` is always INTERNAL.
 //
 // A faster runner that fails where the plain fp32 module succeeds is replaced
 // by the plain module from then on (logged). Out of memory, a lost device or

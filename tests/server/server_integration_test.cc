@@ -428,6 +428,53 @@ TEST_CASE("a model that raises on one request fails that request alone; its batc
   CHECK(*stopped == 0);
 }
 
+TEST_CASE(
+    "out of memory in the model is RESOURCE_EXHAUSTED; a fault that loses the device turns health NOT_SERVING, "
+    "readiness 503, and later requests UNAVAILABLE",
+    "[server]") {
+  // On inputs above 50 the fixture fails with a c10::Error that says "CUDA
+  // error", as a lost CUDA context does; below -50 it allocates 16 TiB
+  // (tests/fixtures/make_engine_fixtures.py). Both inside its TorchScript
+  // forward, so the interpreter rethrows them as std::runtime_error.
+  const std::string model = std::string(std::getenv("CAMSERVE_TEST_DATA_DIR")) + "/engine/device_fault_cnn.pt";
+  ServerProcess server;
+  Status started = server.Start({{"--model", model, "--http-listen", "127.0.0.1:0"}, {}, 120000});
+  INFO(started.ToString());
+  REQUIRE(started.ok());
+  auto stub = Connect(server);
+  v1::ExplainResponse response;
+  REQUIRE(Call(*stub, RaisingModelRequest("before", 1.f), &response).ok());
+  CHECK(Health(server) == grpc::health::v1::HealthCheckResponse::SERVING);
+  StatusOr<testing::HttpResponse> ready = testing::HttpGet(server.http_port(), "/v2/health/ready");
+  REQUIRE(ready.ok());
+  CHECK(ready->status == 200);
+
+  // Out of memory inside the model's forward: RESOURCE_EXHAUSTED; the server
+  // goes on.
+  const grpc::Status no_memory = Call(*stub, RaisingModelRequest("oom", -99.f), &response);
+  INFO(no_memory.error_message());
+  CHECK(no_memory.error_code() == grpc::RESOURCE_EXHAUSTED);
+  CHECK_THAT(no_memory.error_message(), Catch::Contains("out of memory"));
+  CHECK(Health(server) == grpc::health::v1::HealthCheckResponse::SERVING);
+
+  const grpc::Status fault = Call(*stub, RaisingModelRequest("fault", 99.f), &response);
+  INFO(fault.error_message());
+  CHECK(fault.error_code() == grpc::UNAVAILABLE);
+  CHECK_THAT(fault.error_message(), Catch::Contains("the device failed"));
+  CHECK(
+      server.WaitForLogLine([](const std::string& line) { return line.find("the device is lost") != line.npos; }, 5000)
+          .ok());
+  CHECK(Health(server) == grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  ready = testing::HttpGet(server.http_port(), "/v2/health/ready");
+  REQUIRE(ready.ok());
+  CHECK(ready->status == 503);
+  CHECK(ready->body == R"({"ready":false})");
+  // A good request is refused now: the model no longer serves.
+  const grpc::Status after = Call(*stub, RaisingModelRequest("after", 1.f), &response);
+  INFO(after.error_message());
+  CHECK(after.error_code() == grpc::UNAVAILABLE);
+}
+
 TEST_CASE("health says SERVING and reflection lists the service", "[server]") {
   ServerProcess server;
   StartServer(server, {});
