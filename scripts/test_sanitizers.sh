@@ -78,7 +78,10 @@ mkdir -p "$reports"
 # (halt_on_error; the build has -fno-sanitize-recover) and is written to
 # $reports/KIND.EXECUTABLE.PID as well as failing that process.
 common="halt_on_error=1:log_path=$reports/$kind:log_exe_name=1"
-export ASAN_OPTIONS="$common:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1"
+# allocator_may_return_null: an allocation too large to satisfy fails as it
+# does without ASan (LibTorch then reports out of memory, which a test
+# provokes with a 16 TiB tensor) instead of aborting the process.
+export ASAN_OPTIONS="$common:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1:allocator_may_return_null=1"
 export LSAN_OPTIONS="suppressions=$suppressions/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="$common:print_stacktrace=1"
 export TSAN_OPTIONS="$common:second_deadlock_stack=1:suppressions=$suppressions/tsan.supp"
