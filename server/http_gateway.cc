@@ -52,7 +52,8 @@ struct HttpGateway::Response {
   int status = 200;
   std::string body;
   const char* content_type = "application/json";
-  // A bounded label for camserve_http_requests_total.
+  // A bounded label for camserve_http_requests_total: a string literal (or
+  // other static storage), since it is read after the handler returns.
   const char* route = "unknown";
   // Kept until the body is sent: the answers' shares of the in-flight budget.
   std::vector<std::shared_ptr<const void>> budget_shares;
@@ -431,7 +432,7 @@ HttpGateway::Response HttpGateway::Serve(const Request& request) {
 }
 
 HttpGateway::Response HttpGateway::ServeExplain(const Request& request) {
-  constexpr char kRoute[] = "explain";
+  static constexpr char kRoute[] = "explain";  // static: Response keeps the pointer
   std::vector<v1::ExplainRequest> requests(1);
   StatusOr<InflightBudget::Reservation> parsing = ReserveForParsing(*pipeline_, request.body, /*dom=*/false);
   if (!parsing.ok()) return ErrorResponse(parsing.status(), kRoute);
