@@ -45,7 +45,8 @@ struct HttpGateway::Request {
   std::string path;
   std::optional<std::string> authorization;
   std::optional<std::string> timeout_ms;
-  std::string body;
+  // httplib's request body, which outlives the handler's work: not copied.
+  std::string_view body;
 };
 
 struct HttpGateway::Response {
@@ -63,10 +64,15 @@ namespace {
 
 constexpr char kTimeoutHeader[] = "X-Camserve-Timeout-Ms";
 
+// The JSON of an error answer: {"error": message, "code": "INVALID_ARGUMENT"}.
+std::string ErrorBody(const Status& status) {
+  return nlohmann::json{{"error", status.message()}, {"code", StatusCodeName(status.code())}}.dump();
+}
+
 HttpGateway::Response ErrorResponse(const Status& status, const char* route) {
   HttpGateway::Response response;
   response.status = HttpStatusOf(status.code());
-  response.body = nlohmann::json{{"error", status.message()}, {"code", StatusCodeName(status.code())}}.dump();
+  response.body = ErrorBody(status);
   response.route = route;
   return response;
 }
@@ -92,10 +98,11 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 // Parses `json` into `message`; INVALID_ARGUMENT naming `what` otherwise.
-Status FromJson(const std::string& json, google::protobuf::Message* message, const std::string& what) {
+Status FromJson(std::string_view json, google::protobuf::Message* message, const std::string& what) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message, options);
   if (status.ok()) return Status::Ok();
   return InvalidArgumentError(what + " is not a " + message->GetTypeName() +
                               " in protobuf's JSON mapping: " + std::string(status.message()));
@@ -118,7 +125,7 @@ StatusOr<CallContext> CallContextOf(const HttpGateway::Request& request, const C
 // KServe's envelope the DOM nlohmann builds (up to twice 16 bytes per value,
 // counted from the commas: a tensor of numbers costs far more parsed than as
 // text). UNAVAILABLE when the budget cannot take it now.
-StatusOr<InflightBudget::Reservation> ReserveForParsing(ExplainPipeline& pipeline, const std::string& body, bool dom) {
+StatusOr<InflightBudget::Reservation> ReserveForParsing(ExplainPipeline& pipeline, std::string_view body, bool dom) {
   int64_t bytes = static_cast<int64_t>(body.size());
   if (dom) {
     const int64_t values = std::count(body.begin(), body.end(), ',') + 1;
@@ -336,9 +343,7 @@ StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const Options& options
             ? ResourceExhaustedError("the request body exceeds " + std::to_string(self->options_.max_body_bytes) +
                                      " bytes")
             : InvalidArgumentError(http_request.method + " " + http_request.path + " is not served (docs/http.md)");
-    http_response.set_content(
-        nlohmann::json{{"error", status.message()}, {"code", StatusCodeName(status.code())}}.dump(),
-        "application/json");
+    http_response.set_content(ErrorBody(status), "application/json");
     if (self->metrics_ != nullptr) self->metrics_->RecordHttpRequest("unknown", http_response.status);
   });
   const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
@@ -355,14 +360,15 @@ HttpGateway::~HttpGateway() {
   if (listener_.joinable()) listener_.join();
 }
 
-bool HttpGateway::Ready() const { return !draining_ && (!options_.is_serving || options_.is_serving()); }
+bool HttpGateway::Ready() const { return !draining_ && registry_->healthy(); }
 
 HttpGateway::Response HttpGateway::Serve(const Request& request) {
   const std::string& path = request.path;
   if (path == "/v2/health/live") return JsonResponse(nlohmann::json{{"live", true}}.dump(), "health_live");
   if (path == "/v2/health/ready") {
-    Response response = JsonResponse(nlohmann::json{{"ready", Ready()}}.dump(), "health_ready");
-    if (!Ready()) response.status = 503;
+    const bool ready = Ready();
+    Response response = JsonResponse(nlohmann::json{{"ready", ready}}.dump(), "health_ready");
+    if (!ready) response.status = 503;
     return response;
   }
   // The explorer page: static files, no token (its API calls need one).

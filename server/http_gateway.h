@@ -36,7 +36,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,8 +73,6 @@ class HttpGateway {
     int threads = 16;
     // Largest request body, bytes (413 above). Default: 64 MiB.
     int64_t max_body_bytes = int64_t{64} << 20;
-    // Whether the server serves (readiness); empty: always.
-    std::function<bool()> is_serving;
   };
 
   // UNAVAILABLE naming the address when it cannot be bound or the TLS files
@@ -109,6 +106,7 @@ class HttpGateway {
   Response ServeKserve(const Request& request, const std::string& model, bool explain);
   Response ServeModel(const std::string& model);
   Response ServeModels();
+  // Not draining and every model's device usable (ModelRegistry::healthy).
   bool Ready() const;
 
   const Options options_;

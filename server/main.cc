@@ -87,10 +87,6 @@ class DeviceHealth {
     health_ = health;
     if (lost_) health_->SetServingStatus(false);
   }
-  bool lost() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return lost_;
-  }
   void DeviceLost() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     lost_ = true;
@@ -98,7 +94,7 @@ class DeviceHealth {
   }
 
  private:
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -264,7 +260,7 @@ ExplainPipeline::Options PipelineOptionsOf(const ServerConfig& config) {
   return options;
 }
 
-HttpGateway::Options HttpOptionsOf(const ServerConfig& config, const DeviceHealth* health) {
+HttpGateway::Options HttpOptionsOf(const ServerConfig& config) {
   HttpGateway::Options options;
   options.listen = config.http_listen;
   options.tls_cert_file = config.tls_cert_file;
@@ -273,7 +269,6 @@ HttpGateway::Options HttpOptionsOf(const ServerConfig& config, const DeviceHealt
   options.threads = config.http_threads;
   // An image of the largest gRPC message, in base64, plus the JSON around it.
   options.max_body_bytes = config.limits_max_receive_message_bytes / 3 * 4 + (int64_t{1} << 20);
-  options.is_serving = [health] { return !health->lost(); };
   return options;
 }
 
@@ -417,7 +412,7 @@ int Serve(int argc, char** argv, const sigset_t& stop_signals) {
   std::unique_ptr<HttpGateway> http;
   if (!config->http_listen.empty()) {
     StatusOr<std::unique_ptr<HttpGateway>> started =
-        HttpGateway::Start(HttpOptionsOf(*config, &health), pipeline.get(), registry.get(),
+        HttpGateway::Start(HttpOptionsOf(*config), pipeline.get(), registry.get(),
                            CallAuthenticator(tokens.get(), metrics.get()), metrics.get());
     if (!started.ok()) {
       spdlog::error("{} (http_listen)", started.status().message());
