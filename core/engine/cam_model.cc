@@ -39,18 +39,6 @@ StatusOr<at::Device> ResolveDevice(const std::string& name) {
   }
 }
 
-// LibTorch's allocators' messages: CPU "can't allocate memory", CUDA "CUDA out
-// of memory".
-bool SaysOutOfMemory(const std::string& message) {
-  return message.find("can't allocate memory") != std::string::npos ||
-         message.find("out of memory") != std::string::npos;
-}
-
-// CUDA errors other than out of memory are sticky: the context is unusable.
-bool SaysDeviceFault(const std::string& message) {
-  return message.find("CUDA error") != std::string::npos || message.find("CUDA driver error") != std::string::npos;
-}
-
 // TorchScript puts the interpreter's traceback before the model's own
 // message; the last non-empty line is that message ("builtins.ValueError:
 // ...").
@@ -60,6 +48,24 @@ std::string ConciseMessage(const std::string& text) {
   const size_t start = text.find_last_of('\n', end);
   return text.substr(start == std::string::npos ? 0 : start + 1,
                      end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+// The status of a failed model call from its error message: out of memory
+// (LibTorch's allocators: CPU "can't allocate memory", CUDA "CUDA out of
+// memory", or `out_of_memory` when the error's type says so), a device fault
+// (CUDA errors other than out of memory are sticky: the context is
+// unusable), or a model fault.
+Status StatusFromModelMessage(const std::string& what, const std::string& full_message, bool out_of_memory) {
+  const std::string message = ConciseMessage(full_message);
+  if (out_of_memory || full_message.find("can't allocate memory") != std::string::npos ||
+      full_message.find("out of memory") != std::string::npos) {
+    return ResourceExhaustedError(what + ": out of memory: " + message);
+  }
+  if (full_message.find("CUDA error") != std::string::npos ||
+      full_message.find("CUDA driver error") != std::string::npos) {
+    return UnavailableError(what + ": the device failed: " + message);
+  }
+  return InternalError(what + ": " + message);
 }
 
 // LibTorch's load errors may span lines (a TorchScript compile error quotes
@@ -94,13 +100,8 @@ Status StatusFromModelException(const std::string& what) {
   try {
     throw;
   } catch (const c10::Error& e) {
-    const std::string full = e.what_without_backtrace();
-    const std::string message = ConciseMessage(full);
-    if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr || SaysOutOfMemory(full)) {
-      return ResourceExhaustedError(what + ": out of memory: " + message);
-    }
-    if (SaysDeviceFault(full)) return UnavailableError(what + ": the device failed: " + message);
-    return InternalError(what + ": " + message);
+    return StatusFromModelMessage(what, e.what_without_backtrace(),
+                                  dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr);
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError(what + ": out of memory (std::bad_alloc)");
   } catch (const torch::jit::JITException& e) {
@@ -110,11 +111,7 @@ Status StatusFromModelException(const std::string& what) {
     // An operator's c10::Error inside the TorchScript interpreter (the
     // model's forward) arrives rethrown as std::runtime_error, its message
     // kept: out of memory and device faults are told by it, as above.
-    const std::string full = e.what();
-    const std::string message = ConciseMessage(full);
-    if (SaysOutOfMemory(full)) return ResourceExhaustedError(what + ": out of memory: " + message);
-    if (SaysDeviceFault(full)) return UnavailableError(what + ": the device failed: " + message);
-    return InternalError(what + ": " + message);
+    return StatusFromModelMessage(what, e.what(), /*out_of_memory=*/false);
   } catch (...) {
     return InternalError(what + ": an exception of unknown type");
   }
