@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "core/util/command_line.h"
 
@@ -504,15 +505,13 @@ Status CheckCombinations(const ServerConfig& config) {
     return InvalidArgumentError(
         "tls.client_ca_file is set without tls.cert_file and tls.key_file (mutual TLS needs TLS)");
   }
-  if (config.tls_cert_file.empty() && !config.tls_allow_plaintext && !config.http_listen.empty() &&
-      !IsLoopbackAddress(config.http_listen)) {
-    return InvalidArgumentError("http_listen: " + config.http_listen +
-                                " is not a loopback address and no TLS certificate is configured: set "
-                                "tls.cert_file and tls.key_file, or tls.allow_plaintext=true when a "
-                                "TLS-terminating proxy or mesh fronts camserve");
-  }
-  if (config.tls_cert_file.empty() && !config.tls_allow_plaintext && !IsLoopbackAddress(config.listen)) {
-    return InvalidArgumentError("listen: " + config.listen +
+  // Plaintext only on loopback, for the gRPC and the HTTP address alike.
+  const bool plaintext = config.tls_cert_file.empty() && !config.tls_allow_plaintext;
+  const std::pair<const char*, const std::string*> served[] = {{"http_listen", &config.http_listen},
+                                                               {"listen", &config.listen}};
+  for (const auto& [key, address] : served) {
+    if (!plaintext || address->empty() || IsLoopbackAddress(*address)) continue;
+    return InvalidArgumentError(std::string(key) + ": " + *address +
                                 " is not a loopback address and no TLS certificate is configured: set "
                                 "tls.cert_file and tls.key_file, or tls.allow_plaintext=true when a "
                                 "TLS-terminating proxy or mesh fronts camserve");
