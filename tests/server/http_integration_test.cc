@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "camserve/v1/explainer.grpc.pb.h"
 #include "tests/http_get.h"
 #include "tests/prometheus_text.h"
@@ -66,11 +67,7 @@ void CheckError(const httplib::Result& result, int http_status, const std::strin
   CHECK_THAT(body.at("error").get<std::string>(), Contains(message_part));
 }
 
-std::string Base64(const std::string& bytes) {
-  v1::Tensor carrier;  // protobuf's JSON mapping writes bytes as base64
-  carrier.set_data(bytes);
-  return json::parse(ToJson(carrier)).at("data").get<std::string>();
-}
+std::string Base64(const std::string& bytes) { return absl::Base64Escape(bytes); }
 
 TEST_CASE("POST /v1/explain answers what gRPC answers, in protobuf's JSON mapping", "[http]") {
   ServerProcess server;
