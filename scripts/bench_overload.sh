@@ -18,8 +18,13 @@
 # refusals (UNAVAILABLE) from the JSON access log: p50, p99, max; and the
 # lone request's p50 after each overload against the one before the first.
 # Run it on an idle machine. Needs a build with build/models.
+# SERVER_CPUS=N confines the server to N CPUs with a cgroup quota (a
+# container's CPU limit) and leaves the load generator outside it; see
+# scripts/bench_common.sh. Without it the client's CPU (3-4% of 2 cores at
+# 300 req/s) comes out of the server's.
 #   scripts/bench_overload.sh                   # resnet50, 2 s deadlines, 10x, 6 rounds
 #   FACTOR=16 ROUNDS=3 scripts/bench_overload.sh
+#   SERVER_CPUS=1.8 ROUNDS=10 scripts/bench_overload.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${CAMSERVE_BUILD_DIR:-build}
@@ -62,12 +67,13 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stop_server
 
-/usr/bin/python3 - "$OUT" "$ROUNDS" "$FACTOR" <<'PY'
+/usr/bin/python3 - "$OUT" "$ROUNDS" "$FACTOR" "${SERVER_CPUS:-}" <<'PY'
 import json, os, sys
-out, rounds, factor = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, rounds, factor, server_cpus = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 level = lambda name: json.load(open(os.path.join(out, name + ".json")))[0]
 ratios, refusal_ms, errors = [], [], {}
 lone_before = level("lone_0")["p50_ms"]
+print(f"server: {'confined to ' + server_cpus + ' CPUs (cgroup quota), the client outside' if server_cpus else 'unconfined, sharing every core with the client'}")
 print(f"capacity 0: {level('capacity_0')['throughput_rps']:.2f} req/s; lone request before: p50 {lone_before:.1f} ms")
 for r in range(1, rounds + 1):
     o = level(f"overload_{r}")
