@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <catch2/catch.hpp>
+#include "tests/catch_with_libtorch.h"
 
 #include <algorithm>
 #include <cstring>

@@ -2,7 +2,7 @@
 // live, raw float32 files, and engines with test-friendly options.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "tests/catch_with_libtorch.h"
 
 #include <cstdlib>
 #include <fstream>

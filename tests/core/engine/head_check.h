@@ -4,7 +4,7 @@
 // the same logits, one class per row, on either of its paths.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "tests/catch_with_libtorch.h"
 
 #include <string>
 #include <vector>
