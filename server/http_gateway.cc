@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/synchronization/mutex.h"
+#include "core/util/thread_name.h"
 #include "server/explorer_assets.h"
 #include "server/model_info.h"
 #include "server/proto_conversion.h"
@@ -351,7 +352,11 @@ StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const Options& options
     return UnavailableError("cannot serve HTTP on " + options.listen + ": address in use or not local");
   }
   gateway->port_ = bound;
-  gateway->listener_ = std::thread([self] { self->server_->listen_after_bind(); });
+  gateway->listener_ = std::thread([self] {
+    // The request threads httplib starts from here inherit the name.
+    SetCurrentThreadName("http-server");
+    self->server_->listen_after_bind();
+  });
   return gateway;
 }
 

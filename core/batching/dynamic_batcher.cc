@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string>
 #include <unordered_set>
+
+#include "core/util/thread_name.h"
 
 namespace camserve {
 namespace {
@@ -189,6 +192,7 @@ int DynamicBatcher::CurrentWorkerIndex() { return current_worker_index; }
 
 void DynamicBatcher::WorkerLoop(int index) {
   current_worker_index = index;
+  SetCurrentThreadName("batch-worker-" + std::to_string(index));
   mu_.Lock();
   for (;;) {
     const int64_t now_us = clock_->NowMicros();

@@ -3,11 +3,19 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
+#include <string>
+
+#include "core/util/thread_name.h"
 
 namespace camserve {
 
 CompletionPool::CompletionPool(int thread_count) {
-  for (int i = 0; i < thread_count; ++i) threads_.emplace_back([this] { RunUntilStopped(); });
+  for (int i = 0; i < thread_count; ++i) {
+    threads_.emplace_back([this, i] {
+      SetCurrentThreadName("completion-" + std::to_string(i));
+      RunUntilStopped();
+    });
+  }
 }
 
 CompletionPool::~CompletionPool() { Shutdown(); }

@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "core/util/thread_name.h"
 #include "tests/core/batching/fake_clock.h"
 
 namespace camserve {
@@ -298,16 +299,18 @@ TEST_CASE("several workers run batches of different groups concurrently") {
 
 TEST_CASE("batches one at a time stay on worker 0; worker 1 takes one only while worker 0 is busy") {
   auto threads = std::make_shared<std::vector<std::thread::id>>();
+  auto names = std::make_shared<std::vector<std::string>>();
   auto threads_mu = std::make_shared<absl::Mutex>();
   auto gate = std::make_shared<Gate>();
   auto options = OptionsWith(1, 0);
   options.worker_count = 2;
   auto created = DynamicBatcher::Create(
       options,
-      [threads, threads_mu, gate](DynamicBatcher::Batch batch) {
+      [threads, names, threads_mu, gate](DynamicBatcher::Batch batch) {
         {
           absl::MutexLock lock(threads_mu.get());
           threads->push_back(std::this_thread::get_id());
+          names->push_back(CurrentThreadName());
         }
         if (static_cast<FakeTask&>(*batch.front()).id == 100) gate->Pass();
       },
@@ -336,6 +339,10 @@ TEST_CASE("batches one at a time stay on worker 0; worker 1 takes one only while
   CHECK(seen()[5] == alone.front());
   CHECK(seen()[6] != alone.front());
   gate->Open();
+  // The workers are named for `top -H` and perf.
+  absl::MutexLock lock(threads_mu.get());
+  CHECK(names->front() == "batch-worker-0");
+  CHECK(names->back() == "batch-worker-1");
 }
 
 TEST_CASE("a processor that throws does not kill its worker: the next batch runs") {
