@@ -10,7 +10,8 @@
 # this keeps the client's CPU from being taken out of the server's: the
 # server gets the same CPU time whatever the client does, as it would with
 # the client on another machine. Needs a writable cgroup v1 `cpu` or cgroup
-# v2 hierarchy (root); the script stops with a message otherwise.
+# v2 hierarchy (root); the script stops with a message otherwise. The servers
+# one script keeps up at the same time share the one group and its quota.
 
 # Writes a deterministic 224x224 JPEG into directory $1 and prints its path.
 make_bench_jpeg() {
