@@ -10,6 +10,7 @@ after catch2/catch.hpp; tests/catch_with_libtorch.h explains the fix.
 Usage: check_catch_assertions.py BUILD_DIR SOURCE_DIR
 """
 import concurrent.futures
+import functools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 
 LINE_MARKER = re.compile(r'# \d+ "([^"]+)"')
+real_path = functools.lru_cache(maxsize=None)(os.path.realpath)
 
 
 def preprocess_command(entry):
@@ -43,7 +45,7 @@ def glog_checks_in(entry, tests_dir):
         if line.startswith("# "):
             marker = LINE_MARKER.match(line)
             if marker:
-                current = os.path.realpath(marker.group(1)) if not marker.group(1).startswith("<") else None
+                current = real_path(marker.group(1)) if not marker.group(1).startswith("<") else None
             continue
         if current and current.startswith(tests_dir) and "LogMessageFatal" in line:
             count += line.count("LogMessageFatal")
